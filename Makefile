@@ -1,0 +1,39 @@
+# NEXUS. `make run` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PY := .venv/bin/python
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+NEXUS_PORT ?= 8080
+export NEXUS_PORT
+
+.PHONY: run test check bench install install-dev fmt clean
+
+.venv/.installed: pyproject.toml uv.lock
+	@scripts/ensure-uv.sh
+	$(UV) sync --frozen --extra dev
+	@touch $@
+
+install-dev: .venv/.installed
+
+run: install-dev
+	NEXUS_DATABASE_URL=$${NEXUS_DATABASE_URL:-sqlite+aiosqlite:///./nexus.db} \
+	NEXUS_PUBLIC_BASE_URL=$${NEXUS_PUBLIC_BASE_URL:-http://127.0.0.1:$(NEXUS_PORT)} \
+	.venv/bin/nexus serve --dev --port $(NEXUS_PORT)
+
+check: install-dev
+	.venv/bin/ruff check src tests migrations benchmarks scripts
+	.venv/bin/ruff format --check src tests migrations benchmarks scripts
+	.venv/bin/mypy
+	.venv/bin/lint-imports
+
+test: install-dev
+	scripts/test.sh
+
+bench: install-dev
+	scripts/bench.sh
+
+fmt: install-dev
+	.venv/bin/ruff format src tests migrations benchmarks scripts
+	.venv/bin/ruff check --fix src tests migrations benchmarks scripts
+
+clean:
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache artifacts

@@ -1,0 +1,95 @@
+"""`create_app()`: the ASGI application, with every module's router mounted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from sqlalchemy import text
+from starlette.responses import JSONResponse
+
+from nexus.core.db import Database
+from nexus.core.http import build_openapi, install_error_handlers, new_request_id
+from nexus.core.observability import RequestIdAndMetrics, configure_logging, metrics_payload
+from nexus.core.registry import registry
+from nexus.core.security import Keyring
+from nexus.core.settings import Settings, get_settings
+from nexus.core.worker import Worker
+from nexus.modules import load_modules
+
+DESCRIPTION = """NEXUS runs a business through one API.
+
+Every error is `application/problem+json` (RFC 9457) with a stable `code`; field errors name
+the field (`body.email`). Lists are cursor-paginated (`limit` ≤ 200, `cursor`). Updates are
+PATCH with the record's `version` (or `If-Match`); a stale version gets 412. POST accepts an
+`Idempotency-Key` (kept 24 hours). Authenticate with `Authorization: Bearer <access token or
+API key>`; each operation names the permission it needs in `x-permission`."""
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    load_modules()
+    configure_logging(settings.log_format, settings.log_level)
+    database = database or Database(settings.database_url, keyring=Keyring(settings.secret_keys))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = None
+        if settings.run_worker_in_server:
+            task = asyncio.create_task(Worker(database, settings).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                await task
+            await database.dispose()
+
+    app = FastAPI(
+        title="NEXUS",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    for module in registry.modules.values():
+        if module.router is not None:
+            app.include_router(module.router)
+    _mount_operations(app, database)
+    app.openapi = lambda: _cached_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(RequestIdAndMetrics, new_id=new_request_id)
+    return app
+
+
+def _cached_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = build_openapi(app)
+    return app.openapi_schema
+
+
+def _mount_operations(app: FastAPI, database: Database) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        try:
+            async with database.read_engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the database means not ready
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        payload, content_type = metrics_payload()
+        return Response(payload, media_type=content_type)

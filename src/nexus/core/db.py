@@ -1,0 +1,228 @@
+"""Database engines, sessions, the declarative base and the tenancy guard.
+
+One `Database` per process. A request, job or command opens one session (one transaction) and
+commits it at its edge; services only flush. Every session knows the `Database` it came from
+(`database_of`), so a security write that must survive a refused request can open its own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, MetaData, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    ORMExecuteState,
+    Session,
+    SessionTransaction,
+    UOWTransaction,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from nexus.core.errors import TenantContextMissing
+from nexus.core.ids import new_id
+from nexus.core.security import Keyring
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class TenantScoped:
+    """Mixin for every tenant-owned table: primary key `(tenant_id, id)`.
+
+    Foreign keys between tenant tables must include `tenant_id` (use `tenant_foreign_key`), so
+    the database itself refuses a row that points at another tenant's row.
+    """
+
+    @declared_attr
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+def tenant_foreign_key(
+    columns: list[str], table: str, *, ondelete: str | None = None
+) -> ForeignKeyConstraint:
+    """`(tenant_id, *columns)` → `table(tenant_id, id)`: a reference that cannot cross tenants."""
+    return ForeignKeyConstraint(
+        ["tenant_id", *columns], [f"{table}.tenant_id", f"{table}.id"], ondelete=ondelete
+    )
+
+
+def current_tenant(session: Session | AsyncSession) -> uuid.UUID | None:
+    tenant: uuid.UUID | None = session.info.get("tenant_id")
+    return tenant
+
+
+async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+    """Scope the session to one tenant (or to none), and tell the database transaction too."""
+    session.info["tenant_id"] = tenant_id
+    if session.in_transaction():
+        await session.run_sync(lambda s: _set_transaction_tenant(s.connection(), tenant_id))
+
+
+def _set_transaction_tenant(connection: Connection, tenant_id: uuid.UUID | None) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text("SELECT set_config('app.tenant_id', :tenant, true)"),
+            {"tenant": str(tenant_id) if tenant_id else ""},
+        )
+
+
+@contextmanager
+def across_tenants(session: AsyncSession | Session) -> Iterator[None]:
+    """Let tenant tables be read across tenants inside this block, on purpose and greppable:
+    for platform views (an operator's tenant list, a user's own memberships)."""
+    previous = session.info.get("across_tenants", False)
+    session.info["across_tenants"] = True
+    try:
+        yield
+    finally:
+        session.info["across_tenants"] = previous
+
+
+def _is_tenant_scoped(state: ORMExecuteState) -> bool:
+    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_tenant(state: ORMExecuteState) -> None:
+    """Fail closed: a tenant table touched with no tenant in context raises; otherwise scope it."""
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if not _is_tenant_scoped(state) or state.session.info.get("across_tenants"):
+        return
+    tenant = current_tenant(state.session)
+    if tenant is None:
+        raise TenantContextMissing()
+    state.statement = state.statement.options(
+        with_loader_criteria(
+            TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True
+        )
+    )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_tenant(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    tenant = current_tenant(session)
+    for obj in session.new:
+        if not isinstance(obj, TenantScoped):
+            continue
+        if tenant is None:
+            raise TenantContextMissing()
+        if obj.tenant_id is None:
+            obj.tenant_id = tenant
+        elif obj.tenant_id != tenant:
+            raise TenantContextMissing("a row for another tenant was added in this context")
+
+
+@event.listens_for(Session, "after_begin")
+def _tenant_on_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    tenant = current_tenant(session)
+    if tenant is not None:
+        _set_transaction_tenant(connection, tenant)
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        # Take BEGIN away from the driver (it breaks SAVEPOINT and BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # Writers take the write lock up front, so a read that later writes cannot hit
+        # SQLITE_BUSY half-way; readers stay deferred and never block anyone in WAL mode.
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An engine for writing (SQLite: BEGIN IMMEDIATE, WAL, foreign keys), also for migrations."""
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url, immediate=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class Database:
+    """The engines and session factories of one database."""
+
+    def __init__(self, url: str, *, keyring: Keyring, pool_size: int = 10) -> None:
+        # (pool_size is per engine and per process)
+        self.url = url
+        #: The process's keys; services reach it through `database_of(session).keyring`.
+        self.keyring = keyring
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine = make_engine(url, pool_size=pool_size)
+        self.read_engine = _sqlite_engine(url, immediate=False) if self.is_sqlite else self.engine
+        info = {"database": self}
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False, info=info)
+
+    def session(self, *, write: bool = True) -> AsyncSession:
+        """A new session; `write=False` is for requests that only read (SQLite: no write lock)."""
+        factory = self._writer if write else self._reader
+        session = factory()
+        session.info.update({"database": self, "tenant_id": None})
+        return session
+
+    @asynccontextmanager
+    async def transaction(self, tenant_id: uuid.UUID | None = None) -> AsyncIterator[AsyncSession]:
+        """One committed unit of work, for jobs, commands and security writes."""
+        async with self.session() as session:
+            session.info["tenant_id"] = tenant_id
+            async with session.begin():
+                yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT (with `on_conflict_do_nothing/update`), same call on both engines."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return postgresql_insert(table)
+    return sqlite_insert(table)
+
+
+def database_of(session: AsyncSession | Session) -> Database:
+    database: Database = session.info["database"]
+    return database

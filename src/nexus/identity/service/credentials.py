@@ -1,0 +1,300 @@
+"""Credentials: access tokens (JWT), refresh-token families, API keys, and the caller resolver
+that turns any of them into a `RequestContext` (one query per request)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nexus.core.context import RequestContext
+from nexus.core.db import bind_tenant, database_of
+from nexus.core.errors import TenantSuspended, Unauthenticated
+from nexus.core.registry import registry
+from nexus.core.security import Keyring, random_token
+from nexus.core.types import utcnow
+from nexus.identity.errors import InvalidToken, RefreshTokenReused
+from nexus.identity.models import (
+    ACTIVE,
+    SUSPENDED,
+    ApiKey,
+    AuthSession,
+    Membership,
+    RefreshToken,
+    Role,
+    Tenant,
+    User,
+)
+
+ACCESS, MFA_CHALLENGE = "access", "mfa"
+API_KEY_PREFIX, REFRESH_PREFIX = "nxk_", "nxr_"
+LAST_USED_EVERY = dt.timedelta(minutes=1)
+OPERATOR = "operator"
+#: What a platform role may do outside any tenant.
+PLATFORM_PERMISSIONS = {OPERATOR: frozenset({"platform.*"})}
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: uuid.UUID
+    token_type: str = "Bearer"
+
+
+def keyring_of(session: AsyncSession) -> Keyring:
+    return database_of(session).keyring
+
+
+def encode_jwt(keyring: Keyring, claims: dict[str, Any], lifetime: dt.timedelta) -> str:
+    now = utcnow()
+    payload = {**claims, "iat": int(now.timestamp()), "exp": int((now + lifetime).timestamp())}
+    return jwt.encode(payload, keyring.signing_key("jwt"), algorithm="HS256")
+
+
+def decode_jwt(keyring: Keyring, token: str, *, purpose: str) -> dict[str, Any]:
+    """Verify with every configured key (rotation) and check the token's purpose."""
+    for key in keyring.verification_keys("jwt"):
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=["HS256"], options={"require": ["exp", "sub", "typ"]}
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError:
+            raise InvalidToken() from None
+        if claims.get("typ") != purpose:
+            raise InvalidToken()
+        return claims
+    raise InvalidToken()
+
+
+async def issue_tokens(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    access_minutes: int,
+    refresh_days: int,
+    user_agent: str | None = None,
+    client_address: str | None = None,
+) -> TokenPair:
+    """Start a new refresh-token family (an API session) and its first access token."""
+    auth_session = AuthSession(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        kind="api",
+        expires_at=utcnow() + dt.timedelta(days=refresh_days),
+        user_agent=(user_agent or "")[:300] or None,
+        client_address=client_address,
+    )
+    session.add(auth_session)
+    await session.flush()
+    return await _pair(session, auth_session, access_minutes)
+
+
+async def _pair(session: AsyncSession, auth_session: AuthSession, minutes: int) -> TokenPair:
+    keyring = keyring_of(session)
+    refresh = random_token(REFRESH_PREFIX)
+    session.add(
+        RefreshToken(
+            session_id=auth_session.id,
+            token_hash=keyring.lookup_hash(refresh),
+            expires_at=auth_session.expires_at,
+        )
+    )
+    claims = {
+        "sub": str(auth_session.user_id),
+        "tid": str(auth_session.tenant_id) if auth_session.tenant_id else None,
+        "sid": str(auth_session.id),
+        "typ": ACCESS,
+    }
+    access = encode_jwt(keyring, claims, dt.timedelta(minutes=minutes))
+    await session.flush()
+    return TokenPair(access, refresh, minutes * 60, auth_session.id)
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, refresh_token: str, *, access_minutes: int
+) -> TokenPair:
+    """Swap a refresh token for a new pair. Reuse of a rotated token revokes the whole family
+    in its own transaction (it must survive the refused request) and raises."""
+    keyring = keyring_of(session)
+    row = (
+        await session.execute(
+            select(RefreshToken, AuthSession)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .where(RefreshToken.token_hash == keyring.lookup_hash(refresh_token))
+            .with_for_update(of=RefreshToken)
+        )
+    ).one_or_none()
+    now = utcnow()
+    if row is None:
+        raise InvalidToken()
+    token, auth_session = row
+    if token.rotated_at is not None:
+        await revoke_sessions_committed(session, [auth_session.id], reason="refresh_token_reused")
+        raise RefreshTokenReused()
+    if auth_session.revoked_at is not None or token.expires_at <= now:
+        raise InvalidToken()
+    token.rotated_at = now
+    auth_session.last_seen_at = now
+    return await _pair(session, auth_session, access_minutes)
+
+
+async def revoke_sessions_committed(
+    session: AsyncSession, session_ids: list[uuid.UUID], *, reason: str
+) -> None:
+    async with database_of(session).transaction() as own:
+        await own.execute(
+            update(AuthSession)
+            .where(AuthSession.id.in_(session_ids), AuthSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow(), revoked_reason=reason)
+        )
+
+
+async def revoke_user_sessions(
+    session: AsyncSession, user_id: uuid.UUID, *, reason: str, keep: uuid.UUID | None = None
+) -> None:
+    """Revoke every session of a user (password change, reset, deactivation) in this
+    transaction; `keep` spares the caller's own session."""
+    statement = update(AuthSession).where(
+        AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)
+    )
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    await session.execute(statement.values(revoked_at=utcnow(), revoked_reason=reason))
+
+
+# --- resolving the caller ------------------------------------------------------------------
+
+
+def _modules(tenant: Tenant) -> frozenset[str]:
+    return frozenset(tenant.enabled_modules) | registry.always_enabled()
+
+
+def _check_tenant(tenant: Tenant | None) -> None:
+    if tenant is not None and tenant.status == SUSPENDED:
+        raise TenantSuspended()
+
+
+async def _jwt_caller(
+    session: AsyncSession, token: str, request_id: str | None, client: str | None
+) -> RequestContext:
+    claims = decode_jwt(keyring_of(session), token, purpose=ACCESS)
+    try:
+        session_id = uuid.UUID(claims["sid"])
+        tenant_id = uuid.UUID(claims["tid"]) if claims.get("tid") else None
+    except (KeyError, ValueError, TypeError):
+        raise InvalidToken() from None
+    await bind_tenant(session, tenant_id)
+    statement = (
+        select(AuthSession, User, Membership, Role, Tenant)
+        .join(User, User.id == AuthSession.user_id)
+        .outerjoin(
+            Membership,
+            (Membership.user_id == User.id) & (Membership.tenant_id == AuthSession.tenant_id),
+        )
+        .outerjoin(Role, (Role.tenant_id == Membership.tenant_id) & (Role.id == Membership.role_id))
+        .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
+        .where(AuthSession.id == session_id)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        raise InvalidToken()
+    auth_session, user, membership, role, tenant = row
+    if auth_session.revoked_at is not None or not user.is_active:
+        raise InvalidToken()
+    if auth_session.tenant_id != tenant_id:
+        raise InvalidToken()
+    _check_tenant(tenant)
+    permissions: frozenset[str] = PLATFORM_PERMISSIONS.get(user.platform_role or "", frozenset())
+    modules: frozenset[str] = frozenset()
+    extra: dict[str, str] = {}
+    if tenant is not None:
+        if membership is None or membership.status != ACTIVE or role is None:
+            raise InvalidToken()
+        permissions = permissions | frozenset(role.permissions)
+        modules = _modules(tenant)
+        extra["role"] = role.key
+    return RequestContext(
+        tenant_id=tenant_id,
+        actor_type="user",
+        actor_id=user.id,
+        user_id=user.id,
+        permissions=permissions,
+        enabled_modules=modules,
+        platform_role=user.platform_role,
+        session_id=auth_session.id,
+        request_id=request_id,
+        client_address=client,
+        extra=extra,
+    )
+
+
+async def _api_key_caller(
+    session: AsyncSession, token: str, request_id: str | None, client: str | None
+) -> RequestContext:
+    keyring = keyring_of(session)
+    row = (
+        await session.execute(
+            select(ApiKey, Tenant)
+            .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
+            .where(ApiKey.key_hash == keyring.lookup_hash(token))
+        )
+    ).one_or_none()
+    now = utcnow()
+    if row is None:
+        raise InvalidToken()
+    key, tenant = row
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise InvalidToken()
+    _check_tenant(tenant)
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
+        await _touch_api_key(session, key.id, now)
+    permissions = frozenset(key.scopes) | PLATFORM_PERMISSIONS.get(
+        key.platform_role or "", frozenset()
+    )
+    await bind_tenant(session, key.tenant_id)
+    return RequestContext(
+        tenant_id=key.tenant_id,
+        actor_type="api_key",
+        actor_id=key.id,
+        user_id=key.user_id,
+        permissions=permissions,
+        enabled_modules=_modules(tenant) if tenant is not None else frozenset(),
+        platform_role=key.platform_role,
+        request_id=request_id,
+        client_address=client,
+    )
+
+
+async def _touch_api_key(session: AsyncSession, key_id: uuid.UUID, now: dt.datetime) -> None:
+    """Last-used time, at most once a minute, in its own short transaction."""
+    async with database_of(session).transaction() as own:
+        await own.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+
+
+async def resolve_caller(
+    session: AsyncSession,
+    authorization: str | None,
+    *,
+    request_id: str | None = None,
+    client_address: str | None = None,
+) -> RequestContext | None:
+    """`Authorization: Bearer <jwt | nxk_…>` → the caller; None when no credential is sent."""
+    if not authorization:
+        return None
+    scheme, _, credential = authorization.partition(" ")
+    credential = credential.strip()
+    if scheme.lower() != "bearer" or not credential:
+        raise Unauthenticated(detail="Use 'Authorization: Bearer <token or API key>'")
+    if credential.startswith(API_KEY_PREFIX):
+        return await _api_key_caller(session, credential, request_id, client_address)
+    return await _jwt_caller(session, credential, request_id, client_address)
