@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from nexus.core.http import NexusRoute
-from nexus.identity.endpoints import me
+from nexus.identity.endpoints import api_keys, audit, auth, me, platform, roles, tenant, users
 
 router = APIRouter(route_class=NexusRoute)
-router.include_router(me.router)
+for part in (auth, me, users, roles, api_keys, audit, tenant, platform):
+    router.include_router(part.router)
