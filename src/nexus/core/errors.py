@@ -91,6 +91,10 @@ class ModuleNotEnabled(NexusError):
     status, code, title = 404, "module_not_enabled", "This module is not enabled for the business"
 
 
+class MethodNotAllowed(NexusError):
+    status, code, title = 405, "method_not_allowed", "This method is not allowed here"
+
+
 class Conflict(NexusError):
     status, code, title = 409, "conflict", "The request conflicts with the current state"
 

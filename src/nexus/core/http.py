@@ -17,7 +17,9 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -25,13 +27,16 @@ from nexus.core import idempotency
 from nexus.core.context import RequestContext
 from nexus.core.db import Database, bind_tenant
 from nexus.core.errors import (
+    Conflict,
     FieldError,
     InternalError,
     MalformedRequest,
+    MethodNotAllowed,
     ModuleNotEnabled,
     NexusError,
     NotFound,
     PermissionDenied,
+    PreconditionFailed,
     Unauthenticated,
     ValidationFailed,
 )
@@ -287,14 +292,23 @@ def install_error_handlers(app: FastAPI) -> None:
         error: NexusError
         if exc.status_code == 404:
             error = NotFound(detail="No such resource")
+        elif exc.status_code == 405:
+            error = MethodNotAllowed(detail=f"{request.method} is not allowed on this path")
         else:
-            error = NexusError(detail=str(exc.detail))
-            error.status = exc.status_code  # type: ignore[misc]
-            error.code = "method_not_allowed" if exc.status_code == 405 else "http_error"  # type: ignore[misc]
+            error = MalformedRequest(detail=str(exc.detail))
         response = problem_response(error, request)
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
+
+    async def stale(request: Request, exc: Exception) -> Response:
+        # A concurrent writer bumped the version between our read and our UPDATE.
+        return problem_response(PreconditionFailed(detail="The record changed; reload it"), request)
+
+    async def integrity(request: Request, exc: Exception) -> Response:
+        # Services check their rules first; this is the race they could not see.
+        log.warning("integrity error", exc_info=exc)
+        return problem_response(Conflict(detail="The change conflicts with existing data"), request)
 
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
@@ -303,6 +317,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NexusError, nexus_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(StaleDataError, stale)
+    app.add_exception_handler(IntegrityError, integrity)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -374,8 +390,10 @@ def _usual_statuses(route: APIRoute) -> set[int]:
     statuses = {400, 422, 429}
     if requirement_of(route) is not None:
         statuses |= {401, 403, 404}
-    if "POST" in route.methods:
+    if route.methods & {"POST", "PUT", "DELETE"}:
         statuses |= {409}
+    if "PATCH" in route.methods:
+        statuses |= {409, 412, 428}
     return statuses
 
 
