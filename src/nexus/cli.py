@@ -73,8 +73,14 @@ def serve(
 
     settings = _dev_environment(dev, host, port)
     upgrade_database(settings.database_url)
+    base = settings.public_base_url
+    console.print(f"NEXUS is starting on {base}")
+    console.print(f"  API docs:  {base}/docs   (OpenAPI: {base}/openapi.json)")
     console.print(
-        f"NEXUS on {settings.public_base_url}  (API docs: {settings.public_base_url}/docs)"
+        "  try it:    .venv/bin/nexus tenants create --name 'Ada Stores' "
+        "--owner-email ada@example.com\n"
+        "             then: curl -H 'Authorization: Bearer <the printed nxk_ key>' "
+        f"{base}/api/v1/me"
     )
     uvicorn.run(
         "nexus.app:create_app",
