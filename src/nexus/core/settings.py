@@ -53,12 +53,13 @@ class Settings(BaseSettings):
 
 
 def ensure_secret_keys(settings: Settings) -> Settings:
-    """Give a dev-mode process a key that survives restarts; refuse to run without one otherwise."""
+    """Without `NEXUS_SECRET_KEYS`, use the local dev key file (creating it in dev mode), so
+    `make run` restarts and CLI commands in the same folder share sessions and secrets."""
     if settings.secret_keys:
         return settings
-    if not settings.dev:
-        raise RuntimeError("NEXUS_SECRET_KEYS is not set (comma-separated, newest first)")
     if not DEV_KEY_FILE.exists():
+        if not settings.dev:
+            raise RuntimeError("NEXUS_SECRET_KEYS is not set (comma-separated, newest first)")
         DEV_KEY_FILE.write_text(secrets.token_urlsafe(48) + "\n")
         DEV_KEY_FILE.chmod(0o600)
     settings.secret_keys = [DEV_KEY_FILE.read_text().strip()]
