@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nexus.core.errors import Conflict, NexusError, NotFound, Unauthenticated
+from nexus.core.errors import Conflict, NexusError, NotFound, PermissionDenied, Unauthenticated
 
 
 class InvalidCredentials(Unauthenticated):
@@ -63,3 +63,47 @@ class RoleInUse(Conflict):
 
 class LastOwner(Conflict):
     code, title = "last_owner", "The business must keep at least one active owner"
+
+
+class OwnerRequired(PermissionDenied):
+    code, title = "owner_required", "Only an owner may make or unmake an owner"
+
+
+class CannotDeactivateSelf(Conflict):
+    code, title = "cannot_deactivate_self", "You cannot deactivate yourself"
+
+
+class InvalidMemberStatus(Conflict):
+    code, title = "invalid_member_status", "The member's status does not allow this"
+
+
+class RoleKeyTaken(Conflict):
+    code, title = "role_key_taken", "A role with this key already exists"
+
+
+class BuiltinRoleReadOnly(Conflict):
+    code, title = "builtin_role_read_only", "Built-in roles cannot be changed or deleted"
+
+
+class BranchCodeTaken(Conflict):
+    code, title = "branch_code_taken", "A branch with this code already exists"
+
+
+class UserSessionRequired(NexusError):
+    status, code, title = (
+        422,
+        "user_session_required",
+        "This needs a user's sign-in, not an API key",
+    )
+
+
+class MfaAlreadyEnabled(Conflict):
+    code, title = "mfa_already_enabled", "Two-step sign-in is already on; disable it first"
+
+
+class MfaNotEnrolled(Conflict):
+    code, title = "mfa_not_enrolled", "Start authenticator enrolment first"
+
+
+class MfaNotEnabled(Conflict):
+    code, title = "mfa_not_enabled", "Two-step sign-in is not on"

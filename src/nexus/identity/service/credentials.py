@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.context import RequestContext
-from nexus.core.db import bind_tenant, database_of
+from nexus.core.db import across_tenants, bind_tenant, database_of
 from nexus.core.errors import TenantSuspended, Unauthenticated
 from nexus.core.registry import registry
 from nexus.core.security import Keyring, random_token
@@ -139,7 +140,11 @@ async def rotate_refresh_token(
         raise InvalidToken()
     token, auth_session = row
     if token.rotated_at is not None:
-        await revoke_sessions_committed(session, [auth_session.id], reason="refresh_token_reused")
+        family = auth_session.id
+        # The request is refused anyway: end its transaction first, so the revocation's own
+        # transaction does not wait on it (SQLite has one writer).
+        await session.rollback()
+        await revoke_sessions_committed(session, [family], reason="refresh_token_reused")
         raise RefreshTokenReused()
     if auth_session.revoked_at is not None or token.expires_at <= now:
         raise InvalidToken()
@@ -205,7 +210,9 @@ async def _jwt_caller(
         .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
         .where(AuthSession.id == session_id)
     )
-    row = (await session.execute(statement)).one_or_none()
+    # A platform token (no tenant) joins no membership and so no role: nothing to scope.
+    with across_tenants(session) if tenant_id is None else nullcontext():
+        row = (await session.execute(statement)).one_or_none()
     if row is None:
         raise InvalidToken()
     auth_session, user, membership, role, tenant = row
