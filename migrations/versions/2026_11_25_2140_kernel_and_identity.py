@@ -250,7 +250,7 @@ def upgrade() -> None:
             name=op.f("fk_branches_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", "tenant_id", name=op.f("pk_branches")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_branches")),
         sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_branches_tenant_id_code")),
     )
     op.create_table(
@@ -278,7 +278,7 @@ def upgrade() -> None:
             name=op.f("fk_integration_settings_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", "tenant_id", name=op.f("pk_integration_settings")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_integration_settings")),
         sa.UniqueConstraint(
             "tenant_id", "provider", name=op.f("uq_integration_settings_tenant_id_provider")
         ),
@@ -304,7 +304,7 @@ def upgrade() -> None:
             name=op.f("fk_roles_tenant_id_tenants"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", "tenant_id", name=op.f("pk_roles")),
+        sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_roles")),
         sa.UniqueConstraint("tenant_id", "key", name=op.f("uq_roles_tenant_id_key")),
     )
     op.create_table(

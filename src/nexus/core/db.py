@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, MetaData, event, text
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, MetaData, Table, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -33,6 +33,7 @@ from sqlalchemy.orm import (
     mapped_column,
     with_loader_criteria,
 )
+from sqlalchemy.sql import visitors
 
 from nexus.core.errors import TenantContextMissing
 from nexus.core.ids import new_id
@@ -60,9 +61,11 @@ class TenantScoped:
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:
-        return mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+        return mapped_column(
+            ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True, sort_order=-20
+        )
 
-    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id, sort_order=-10)
 
 
 def tenant_foreign_key(
@@ -106,8 +109,33 @@ def across_tenants(session: AsyncSession | Session) -> Iterator[None]:
         session.info["across_tenants"] = previous
 
 
+_tenant_tables_cache: tuple[int, frozenset[Table]] = (-1, frozenset())
+
+
+def _tenant_tables() -> frozenset[Table]:
+    """Tables of TenantScoped models, recomputed only when a model is mapped."""
+    global _tenant_tables_cache
+    mappers = Base.registry.mappers
+    if _tenant_tables_cache[0] != len(mappers):
+        tables = frozenset(
+            mapper.local_table
+            for mapper in mappers
+            if issubclass(mapper.class_, TenantScoped) and isinstance(mapper.local_table, Table)
+        )
+        _tenant_tables_cache = (len(mappers), tables)
+    return _tenant_tables_cache[1]
+
+
 def _is_tenant_scoped(state: ORMExecuteState) -> bool:
-    return any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers)
+    """True if a tenant table appears anywhere in the statement: as an entity, in
+    `select_from`, a join, a subquery or an EXISTS."""
+    if any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers):
+        return True
+    tenant_tables = _tenant_tables()
+    return any(
+        isinstance(element, Table) and element in tenant_tables
+        for element in visitors.iterate(cast(visitors.ExternallyTraversible, state.statement))
+    )
 
 
 @event.listens_for(Session, "do_orm_execute")

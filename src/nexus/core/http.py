@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, bind_tenant
+from nexus.core.db import Database, bind_tenant, database_of
 from nexus.core.errors import (
     Conflict,
     FieldError,
@@ -174,9 +174,24 @@ async def caller(request: Request, session: AsyncSession) -> RequestContext | No
     """The authenticated caller, resolved once per request (None when anonymous)."""
     if not hasattr(request.state, "caller"):
         resolve: CallerResolver = registry.hook("caller_resolver")
-        request.state.caller = await resolve(request, session)
+        request.state.caller = await _resolve_caller(resolve, request, session)
     ctx: RequestContext | None = request.state.caller
     return ctx
+
+
+async def _resolve_caller(
+    resolve: CallerResolver, request: Request, session: AsyncSession
+) -> RequestContext | None:
+    database = database_of(session)
+    if database.is_sqlite and session.bind is database.engine and not session.in_transaction():
+        # SQLite has one writer. Resolving in the request's write transaction would hold the
+        # write lock while the resolver and the Idempotency-Key claim commit their own short
+        # writes, which would then wait on it; resolve in a read transaction instead.
+        async with database.session(write=False) as reader:
+            ctx = await resolve(request, reader)
+        await bind_tenant(session, ctx.tenant_id if ctx else None)
+        return ctx
+    return await resolve(request, session)
 
 
 class Requirement:
@@ -310,6 +325,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("integrity error", exc_info=exc)
         return problem_response(Conflict(detail="The change conflicts with existing data"), request)
 
+    async def unstorable(request: Request, exc: Exception) -> Response:
+        # The database refused a value the schema let through (a NUL character, a number out
+        # of the column's range): the caller's input, not our fault.
+        log.warning("data error", exc_info=exc)
+        detail = "A value cannot be stored (for example a NUL character or a number too large)"
+        return problem_response(ValidationFailed(detail=detail), request)
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return problem_response(InternalError(), request)
@@ -319,6 +341,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(StaleDataError, stale)
     app.add_exception_handler(IntegrityError, integrity)
+    app.add_exception_handler(DataError, unstorable)
     app.add_exception_handler(Exception, unexpected)
 
 

@@ -13,6 +13,7 @@ from nexus.core.audit import record
 from nexus.core.context import RequestContext, permission_matches
 from nexus.core.db import database_of
 from nexus.core.errors import invalid
+from nexus.core.pagination import Page, paginate
 from nexus.core.registry import registry
 from nexus.core.security import random_token
 from nexus.core.types import utcnow
@@ -30,8 +31,7 @@ class NewApiKey:
 def _check_scopes(ctx: RequestContext, scopes: list[str]) -> list[str]:
     """Scopes must be known permissions (or `module.*` / `*`) that the creator holds."""
     known = registry.permission_names()
-    cleaned = sorted(set(scopes))
-    for index, scope in enumerate(cleaned):
+    for index, scope in enumerate(scopes):
         is_pattern = scope == "*" or scope.endswith(".*")
         if not is_pattern and scope not in known:
             raise invalid(f"body.scopes.{index}", f"Unknown permission {scope!r}")
@@ -39,7 +39,7 @@ def _check_scopes(ctx: RequestContext, scopes: list[str]) -> list[str]:
             raise invalid(f"body.scopes.{index}", f"{scope!r} matches no permission")
         if not ctx.can(scope) and not (is_pattern and ctx.can("*")):
             raise invalid(f"body.scopes.{index}", f"You do not hold {scope!r} yourself")
-    return cleaned
+    return sorted(set(scopes))
 
 
 async def create_api_key(
@@ -69,8 +69,30 @@ async def create_api_key(
     )
     session.add(key)
     await session.flush()
-    record(session, ctx, "identity.api_key.created", target_type="api_key", target_id=key.id)
+    record(
+        session,
+        ctx,
+        "identity.api_key.created",
+        target_type="api_key",
+        target_id=key.id,
+        changes=["name", "scopes", "expires_at"],
+    )
     return NewApiKey(key=key, secret=secret)
+
+
+async def list_api_keys(
+    session: AsyncSession, ctx: RequestContext, *, limit: int = 50, cursor: str | None = None
+) -> Page[ApiKey]:
+    """The tenant's keys, revoked ones included, newest first."""
+    return await paginate(
+        session,
+        select(ApiKey).where(ApiKey.tenant_id == ctx.tenant_id),
+        sort=ApiKey.created_at,
+        id_column=ApiKey.id,
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
 
 
 async def get_api_key(session: AsyncSession, ctx: RequestContext, key_id: uuid.UUID) -> ApiKey:
@@ -86,6 +108,13 @@ async def revoke_api_key(session: AsyncSession, ctx: RequestContext, key_id: uui
     key = await get_api_key(session, ctx, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-        record(session, ctx, "identity.api_key.revoked", target_type="api_key", target_id=key.id)
+        record(
+            session,
+            ctx,
+            "identity.api_key.revoked",
+            target_type="api_key",
+            target_id=key.id,
+            changes=["revoked_at"],
+        )
     await session.flush()
     return key

@@ -251,16 +251,23 @@ async def _api_key_caller(
     keyring = keyring_of(session)
     row = (
         await session.execute(
-            select(ApiKey, Tenant)
+            select(ApiKey, Tenant, User, Membership.status)
             .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
+            .outerjoin(User, User.id == ApiKey.user_id)
+            .outerjoin(
+                Membership,
+                (Membership.tenant_id == ApiKey.tenant_id) & (Membership.user_id == ApiKey.user_id),
+            )
             .where(ApiKey.key_hash == keyring.lookup_hash(token))
         )
     ).one_or_none()
     now = utcnow()
     if row is None:
         raise InvalidToken()
-    key, tenant = row
+    key, tenant, maker, membership_status = row
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise InvalidToken()
+    if not _maker_still_entitled(key, maker, membership_status):
         raise InvalidToken()
     _check_tenant(tenant)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
@@ -280,6 +287,18 @@ async def _api_key_caller(
         request_id=request_id,
         client_address=client,
     )
+
+
+def _maker_still_entitled(key: ApiKey, maker: User | None, membership_status: str | None) -> bool:
+    """A key made by a person works only while that person may still act: active, still an
+    active member of the key's tenant, still an operator for an operator key."""
+    if key.user_id is None:
+        return True
+    if maker is None or not maker.is_active:
+        return False
+    if key.platform_role is not None:
+        return maker.platform_role == key.platform_role
+    return membership_status == ACTIVE
 
 
 async def _touch_api_key(session: AsyncSession, key_id: uuid.UUID, now: dt.datetime) -> None:

@@ -15,11 +15,13 @@ from nexus.core.context import RequestContext
 from nexus.core.db import Database
 from nexus.core.errors import Conflict, invalid
 from nexus.core.pagination import Page, paginate
+from nexus.core.registry import registry
 from nexus.core.security import Keyring
 from nexus.core.settings import Settings
 from nexus.core.types import utcnow
 from nexus.identity.errors import TenantNotFound
 from nexus.identity.models import ACTIVE, SUSPENDED, Membership, Tenant
+from nexus.identity.schemas import platform as platform_schemas
 from nexus.identity.service import api_keys, tenants, tokens, users
 from nexus.identity.service.credentials import OPERATOR
 
@@ -65,9 +67,12 @@ async def search_tenants(
 ) -> Page[Tenant]:
     statement = select(Tenant)
     if search:
-        pattern = f"%{search.casefold()}%"
+        term = search.strip().lower()
         statement = statement.where(
-            or_(func.lower(Tenant.name).like(pattern), func.lower(Tenant.slug).like(pattern))
+            or_(
+                func.lower(Tenant.name).contains(term, autoescape=True),
+                func.lower(Tenant.slug).contains(term, autoescape=True),
+            )
         )
     if status:
         statement = statement.where(Tenant.status == status)
@@ -96,6 +101,49 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
     if tenant is None:
         raise TenantNotFound()
     return tenant
+
+
+def _summary(tenant: Tenant, members: int) -> platform_schemas.PlatformTenant:
+    return platform_schemas.PlatformTenant(
+        id=tenant.id,
+        slug=tenant.slug,
+        name=tenant.name,
+        country=tenant.country,
+        currency=tenant.currency,
+        status=tenant.status,
+        member_count=members,
+        created_at=tenant.created_at,
+    )
+
+
+async def list_tenant_summaries(
+    session: AsyncSession,
+    *,
+    search: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Page[platform_schemas.PlatformTenant]:
+    """Businesses newest first, each with its number of active members (two queries)."""
+    page = await search_tenants(session, search=search, status=status, limit=limit, cursor=cursor)
+    counts = await member_counts(session, [t.id for t in page.items])
+    return Page([_summary(t, counts.get(t.id, 0)) for t in page.items], page.next_cursor)
+
+
+async def describe_tenant(
+    session: AsyncSession, tenant_id: uuid.UUID
+) -> platform_schemas.PlatformTenantDetail:
+    tenant = await get_tenant(session, tenant_id)
+    members = (await member_counts(session, [tenant.id])).get(tenant.id, 0)
+    return platform_schemas.PlatformTenantDetail(
+        **_summary(tenant, members).model_dump(),
+        timezone=tenant.timezone,
+        legal_name=tenant.legal_name,
+        enabled_modules=sorted(set(tenant.enabled_modules) | registry.always_enabled()),
+        suspended_at=tenant.suspended_at,
+        suspended_reason=tenant.suspended_reason,
+        version=tenant.version,
+    )
 
 
 async def suspend_tenant(

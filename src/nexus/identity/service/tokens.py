@@ -32,16 +32,16 @@ async def issue_user_token(
     tenant_id: uuid.UUID | None = None,
     lifetime: dt.timedelta | None = None,
 ) -> str:
-    """A new token; earlier unused tokens of the same purpose for the user stop working."""
-    await session.execute(
-        update(UserToken)
-        .where(
-            UserToken.user_id == user_id,
-            UserToken.purpose == purpose,
-            UserToken.used_at.is_(None),
-        )
-        .values(used_at=utcnow())
+    """A new token; earlier unused tokens of the same purpose for the user (and, for a
+    tenant's token such as an invitation, for the same tenant) stop working."""
+    earlier = update(UserToken).where(
+        UserToken.user_id == user_id,
+        UserToken.purpose == purpose,
+        UserToken.used_at.is_(None),
     )
+    if tenant_id is not None:
+        earlier = earlier.where(UserToken.tenant_id == tenant_id)
+    await session.execute(earlier.values(used_at=utcnow()))
     raw = random_token()
     session.add(
         UserToken(
