@@ -12,7 +12,17 @@ export NEXUS_PORT
 	$(UV) sync --frozen --extra dev
 	@touch $@
 
-install-dev: .venv/.installed
+# Front-end files the server hosts itself (Swagger UI for /docs): fetched by npm from the lock
+# file (install scripts off), copied into a git-ignored folder of the package.
+VENDOR := src/nexus/core/static/vendor
+$(VENDOR)/.installed: package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} \
+	  $(VENDOR)/swagger-ui/
+	@touch $@
+
+install-dev: .venv/.installed $(VENDOR)/.installed
 
 run: install-dev
 	NEXUS_DATABASE_URL=$${NEXUS_DATABASE_URL:-sqlite+aiosqlite:///./nexus.db} \

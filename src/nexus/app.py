@@ -12,6 +12,7 @@ from sqlalchemy import text
 from starlette.responses import JSONResponse
 
 from nexus.core.db import Database
+from nexus.core.docs import install_docs
 from nexus.core.http import build_openapi, install_error_handlers, new_request_id
 from nexus.core.observability import RequestIdAndMetrics, configure_logging, metrics_payload
 from nexus.core.registry import registry
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if module.router is not None:
             app.include_router(module.router)
     _mount_operations(app, database)
+    install_docs(app)
     app.openapi = lambda: _cached_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(RequestIdAndMetrics, new_id=new_request_id)
     return app

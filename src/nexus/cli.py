@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from nexus.core.settings import Settings, get_settings
 
@@ -21,7 +21,8 @@ tenants_app = typer.Typer(help="Tenants (businesses).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(operator_app, name="operator")
 app.add_typer(tenants_app, name="tenants")
-console = Console()
+# Soft wrap: links and keys stay on one line whatever the terminal's width, so they copy whole.
+console = Console(soft_wrap=True)
 
 
 def migrations_dir() -> Path:
@@ -128,7 +129,16 @@ def db_upgrade() -> None:
 
 
 def _run(coroutine: Any) -> Any:
-    return asyncio.run(coroutine)
+    """Run a command's coroutine; a refusal (slug taken, already an operator) is a one-line
+    error and exit status 1, not a traceback."""
+    from nexus.core.errors import NexusError
+
+    try:
+        return asyncio.run(coroutine)
+    except NexusError as error:
+        message = f"error: {error.detail or error.title}"
+        Console(stderr=True, soft_wrap=True).print(message, markup=False, highlight=False)
+        raise typer.Exit(1) from None
 
 
 @operator_app.command("create")
@@ -156,7 +166,9 @@ def tenants_list(
 
     settings = get_settings()
     rows = _run(operators.list_tenants_command(settings, search=search))
-    table = Table("slug", "name", "country", "currency", "status", "members", "created")
+    # The slug is what other commands take: never cut it short, however narrow the terminal.
+    slug_column = Column("slug", no_wrap=True, min_width=max([4, *(len(r.slug) for r in rows)]))
+    table = Table(slug_column, "name", "country", "currency", "status", "members", "created")
     for row in rows:
         table.add_row(
             row.slug,

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# `make bench`: the kernel benchmark (benchmarks/kernel.py) on SQLite and on a private
+# PostgreSQL cluster; prints a table and writes benchmarks/results/kernel.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then echo "wrk is missing: apt-get install wrk (as root)"; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+fi
+exec .venv/bin/python -m benchmarks.kernel "$@"
