@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import httpx
+from sqlalchemy import event
 
 from nexus.core.db import Database
 from tests.identity.factories import make_tenant
@@ -46,3 +47,50 @@ async def test_me_anonymous_is_401_problem(client: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["code"] == "unauthenticated"
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+class SelectCounter:
+    """Counts the SELECT statements sent on an engine while active."""
+
+    def __init__(self, database: Database) -> None:
+        self.engines = {database.engine.sync_engine, database.read_engine.sync_engine}
+        self.statements: list[str] = []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+            self.statements.append(statement)
+
+    def __enter__(self) -> SelectCounter:
+        for engine in self.engines:
+            event.listen(engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for engine in self.engines:
+            event.remove(engine, "before_cursor_execute", self._record)
+
+
+async def test_me_with_api_key_costs_one_select(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+    headers = {"Authorization": f"Bearer {tenant.api_key}"}
+    await client.get("/api/v1/me", headers=headers)  # the first use records last_used_at
+
+    with SelectCounter(database) as counter:
+        response = await client.get("/api/v1/me", headers=headers)
+
+    assert response.status_code == 200
+    assert len(counter.statements) == 1, counter.statements
+
+
+async def test_me_with_access_token_costs_two_selects(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database)
+
+    with SelectCounter(database) as counter:
+        response = await client.get("/api/v1/me", headers=tenant.headers)
+
+    assert response.status_code == 200
+    assert len(counter.statements) == 2, counter.statements  # the caller, their memberships

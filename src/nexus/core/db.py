@@ -205,7 +205,9 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An engine for writing (SQLite: BEGIN IMMEDIATE, WAL, foreign keys), also for migrations."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, immediate=True)
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per request; recycled connections and the caller's
+    # retry cover a database restart.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
 
 
 class Database:
@@ -242,6 +244,13 @@ class Database:
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
+
+
+def keep_loaded(session: AsyncSession, *objects: object) -> None:
+    """Hold strong references to `objects` for the session's life, so reading them again
+    (`session.get`) is answered from the identity map instead of the database."""
+    kept: list[object] = session.info.setdefault("kept", [])
+    kept.extend(obj for obj in objects if obj is not None)
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:

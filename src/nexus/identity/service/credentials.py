@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.context import RequestContext
-from nexus.core.db import across_tenants, bind_tenant, database_of
+from nexus.core.db import across_tenants, bind_tenant, database_of, keep_loaded
 from nexus.core.errors import TenantSuspended, Unauthenticated
 from nexus.core.registry import registry
 from nexus.core.security import Keyring, random_token
@@ -216,6 +216,7 @@ async def _jwt_caller(
     if row is None:
         raise InvalidToken()
     auth_session, user, membership, role, tenant = row
+    keep_loaded(session, auth_session, user, membership, role, tenant)
     if auth_session.revoked_at is not None or not user.is_active:
         raise InvalidToken()
     if auth_session.tenant_id != tenant_id:
@@ -265,6 +266,7 @@ async def _api_key_caller(
     if row is None:
         raise InvalidToken()
     key, tenant, maker, membership_status = row
+    keep_loaded(session, key, tenant, maker)
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise InvalidToken()
     if not _maker_still_entitled(key, maker, membership_status):
