@@ -183,7 +183,7 @@ async def _resolve_caller(
     resolve: CallerResolver, request: Request, session: AsyncSession
 ) -> RequestContext | None:
     database = database_of(session)
-    if False:
+    if database.is_sqlite and session.bind is database.engine and not session.in_transaction():
         # SQLite has one writer. Resolving in the request's write transaction would hold the
         # write lock while the resolver and the Idempotency-Key claim commit their own short
         # writes, which would then wait on it; resolve in a read transaction instead.

@@ -37,12 +37,21 @@ def _encode_value(value: Any) -> Any:
 
 
 def _decode_value(value: Any, column: InstrumentedAttribute[Any]) -> Any:
+    """The sort value of a cursor, refused (ValueError) unless it has the column's type."""
+    python_type = column.type.python_type
     if isinstance(value, dict) and "dt" in value:
-        return dt.datetime.fromisoformat(value["dt"])
-    if isinstance(value, dict) and "s" in value:
-        python_type = column.type.python_type
-        return python_type(value["s"])
-    return value
+        decoded = dt.datetime.fromisoformat(value["dt"])
+        if decoded.tzinfo is None:
+            raise ValueError("naive datetime in a cursor")
+    elif isinstance(value, dict) and "s" in value:
+        decoded = python_type(value["s"])
+    else:
+        decoded = value
+    if not isinstance(decoded, python_type) or (
+        isinstance(decoded, bool) and python_type is not bool
+    ):
+        raise ValueError("cursor value does not match the sort column")
+    return decoded
 
 
 def encode_cursor(sort_value: Any, row_id: uuid.UUID) -> str:
@@ -55,7 +64,7 @@ def decode_cursor(cursor: str, sort: InstrumentedAttribute[Any]) -> tuple[Any, u
         padded = cursor + "=" * (-len(cursor) % 4)
         sort_value, row_id = json.loads(base64.urlsafe_b64decode(padded))
         return _decode_value(sort_value, sort), uuid.UUID(row_id)
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, AttributeError, ArithmeticError):
         raise invalid("query.cursor", "The cursor is not one this API returned") from None
 
 

@@ -6,6 +6,7 @@ Counting is a security write: it commits on its own, so a refused request still 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 
 from sqlalchemy import String, case
@@ -15,13 +16,22 @@ from sqlalchemy.orm import Mapped, mapped_column
 from nexus.core.db import Base, Database, dialect_insert
 from nexus.core.types import UTCDateTime, utcnow
 
+KEY_LENGTH = 200
+
 
 class RateLimitCounter(Base):
     __tablename__ = "rate_limit_counters"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     window_start: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     count: Mapped[int] = mapped_column(default=0)
+
+
+def _stored_key(key: str) -> str:
+    """The key as stored: one longer than the column (a long e-mail) becomes its SHA-256."""
+    if len(key) <= KEY_LENGTH:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _window_start(now: dt.datetime, window: dt.timedelta) -> dt.datetime:
@@ -34,7 +44,7 @@ async def retry_after(
 ) -> int | None:
     """Seconds until `key` may try again, or None if it is under its limit."""
     now = utcnow()
-    row = await session.get(RateLimitCounter, key)
+    row = await session.get(RateLimitCounter, _stored_key(key))
     if row is None or row.window_start != _window_start(now, window) or row.count < limit:
         return None
     return max(1, math.ceil((row.window_start + window - now).total_seconds()))
@@ -45,7 +55,9 @@ async def count_hit(database: Database, key: str, *, window: dt.timedelta) -> No
     start = _window_start(utcnow(), window)
     table = RateLimitCounter.__table__
     async with database.transaction() as session:
-        insert = dialect_insert(session, table).values(key=key, window_start=start, count=1)
+        insert = dialect_insert(session, table).values(
+            key=_stored_key(key), window_start=start, count=1
+        )
         same_window = table.c.window_start == insert.excluded.window_start
         await session.execute(
             insert.on_conflict_do_update(
@@ -60,6 +72,6 @@ async def count_hit(database: Database, key: str, *, window: dt.timedelta) -> No
 
 async def reset(database: Database, key: str) -> None:
     async with database.transaction() as session:
-        row = await session.get(RateLimitCounter, key)
+        row = await session.get(RateLimitCounter, _stored_key(key))
         if row is not None:
             await session.delete(row)

@@ -1,0 +1,170 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nexus.core.db import across_tenants, bind_tenant
+from nexus.core.errors import TenantContextMissing
+from nexus.identity.models import ACTIVE, Membership, Role, User
+from tests.core.conftest import add_tenant
+from tests.identity.factories import unique
+
+
+async def _roles(session: AsyncSession, tenant_id: uuid.UUID, *keys: str) -> list[Role]:
+    await bind_tenant(session, tenant_id)
+    roles = [Role(key=key, name=key.title()) for key in keys]
+    session.add_all(roles)
+    await session.flush()
+    return roles
+
+
+async def _two_tenants(session: AsyncSession) -> tuple[uuid.UUID, uuid.UUID]:
+    a, b = await add_tenant(session), await add_tenant(session)
+    await _roles(session, a.id, "clerk", "cashier")
+    await _roles(session, b.id, "driver")
+    await bind_tenant(session, a.id)
+    return a.id, b.id
+
+
+async def _all_roles(session: AsyncSession, tenant_id: uuid.UUID) -> list[tuple[str, str]]:
+    with across_tenants(session):
+        rows = await session.execute(
+            select(Role.key, Role.name).where(Role.tenant_id == tenant_id).order_by(Role.key)
+        )
+        return [(key, name) for key, name in rows]
+
+
+async def _user(session: AsyncSession) -> User:
+    user = User(email=f"{unique('user')}@example.com", name="Chidi")
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def test_a_tenant_table_queried_with_no_tenant_bound_fails_closed(
+    session: AsyncSession,
+) -> None:
+    with pytest.raises(TenantContextMissing):
+        await session.execute(select(Role))
+
+
+async def test_select_sees_only_the_bound_tenants_rows(session: AsyncSession) -> None:
+    await _two_tenants(session)
+
+    keys = (await session.scalars(select(Role.key).order_by(Role.key))).all()
+
+    assert keys == ["cashier", "clerk"]
+
+
+async def test_another_tenants_row_is_not_found_by_its_id(
+    session: AsyncSession,
+) -> None:
+    _, b = await _two_tenants(session)
+    with across_tenants(session):
+        b_id = await session.scalar(select(Role.id).where(Role.tenant_id == b))
+    session.expunge_all()
+
+    found = await session.scalar(select(Role).where(Role.id == b_id))
+
+    assert found is None
+
+
+async def test_update_cannot_reach_another_tenants_rows(session: AsyncSession) -> None:
+    a, b = await _two_tenants(session)
+
+    result = await session.execute(update(Role).values(name="Renamed"))
+
+    assert result.rowcount == 2  # type: ignore[attr-defined]
+    assert await _all_roles(session, a) == [("cashier", "Renamed"), ("clerk", "Renamed")]
+    assert await _all_roles(session, b) == [("driver", "Driver")]
+
+
+async def test_delete_cannot_reach_another_tenants_rows(session: AsyncSession) -> None:
+    a, b = await _two_tenants(session)
+
+    result = await session.execute(delete(Role))
+
+    assert result.rowcount == 2  # type: ignore[attr-defined]
+    assert await _all_roles(session, a) == []
+    assert await _all_roles(session, b) == [("driver", "Driver")]
+
+
+async def test_adding_a_row_for_another_tenant_is_refused(session: AsyncSession) -> None:
+    _, b = await _two_tenants(session)
+
+    with pytest.raises(TenantContextMissing):
+        async with session.begin_nested():
+            session.add(Role(tenant_id=b, key="intruder", name="Intruder"))
+            await session.flush()
+
+    assert await _all_roles(session, b) == [("driver", "Driver")]
+
+
+async def test_adding_a_tenant_row_with_no_tenant_bound_is_refused(session: AsyncSession) -> None:
+    a = await add_tenant(session)
+    await bind_tenant(session, None)
+
+    with pytest.raises(TenantContextMissing):
+        async with session.begin_nested():
+            session.add(Role(tenant_id=a.id, key="orphan", name="Orphan"))
+            await session.flush()
+
+    assert await _all_roles(session, a.id) == []
+
+
+async def test_database_refuses_a_membership_pointing_at_another_tenants_role(
+    session: AsyncSession,
+) -> None:
+    a, b = await _two_tenants(session)
+    user = await _user(session)
+    with across_tenants(session):
+        b_role = await session.scalar(select(Role.id).where(Role.tenant_id == b))
+
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            session.add(Membership(tenant_id=a, user_id=user.id, role_id=b_role, status=ACTIVE))
+            await session.flush()
+
+    count = await session.scalar(select(func.count()).where(Membership.user_id == user.id))
+    assert count == 0
+
+
+async def test_database_refuses_a_raw_insert_crossing_tenants(session: AsyncSession) -> None:
+    a, b = await _two_tenants(session)
+    user = await _user(session)
+    with across_tenants(session):
+        b_role = await session.scalar(select(Role.id).where(Role.tenant_id == b))
+    values = {"id": uuid.uuid4(), "tenant": a, "user": user.id, "role": b_role}
+    if session.bind.dialect.name == "sqlite":  # type: ignore[union-attr]
+        values = {k: v.hex for k, v in values.items()}  # SQLite stores UUIDs as 32 hex chars
+
+    with pytest.raises(IntegrityError):
+        async with session.begin_nested():
+            await session.execute(
+                text(
+                    "INSERT INTO memberships (id, tenant_id, user_id, role_id, status, "
+                    "created_at, updated_at, version) VALUES (:id, :tenant, :user, :role, "
+                    "'active', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1)"
+                ),
+                values,
+            )
+
+    count = await session.scalar(select(func.count()).where(Membership.user_id == user.id))
+    assert count == 0
+
+
+async def test_the_database_transaction_knows_the_bound_tenant(
+    session: AsyncSession, engine_name: str
+) -> None:
+    if engine_name != "postgresql":
+        pytest.skip("the transaction-level tenant setting exists on PostgreSQL")
+    tenant = await add_tenant(session)
+
+    await bind_tenant(session, tenant.id)
+    setting = await session.scalar(text("SELECT current_setting('app.tenant_id')"))
+
+    assert setting == str(tenant.id)
