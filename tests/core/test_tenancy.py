@@ -52,6 +52,44 @@ async def test_a_tenant_table_queried_with_no_tenant_bound_fails_closed(
         await session.execute(select(Role))
 
 
+def _hidden_statements() -> dict[str, object]:
+    """Statements that reach a tenant table in every way a query can."""
+    from sqlalchemy import exists, literal
+    from sqlalchemy.orm import aliased
+
+    role = aliased(Role)
+    sub = select(Role.id).subquery()
+    return {
+        "entity": select(Role),
+        "one column": select(Role.key),
+        "aggregate": select(func.count(Role.id)),
+        "aliased entity": select(role),
+        "select_from": select(literal(1)).select_from(Role),
+        "subquery in FROM": select(sub.c.id),
+        "IN subquery": select(User.id).where(User.id.in_(select(Role.id))),
+        "EXISTS": select(User.id).where(exists().where(Role.name == User.name)),
+        "join from a platform table": select(User.id).join(Role, Role.name == User.name),
+        "update": update(Role).values(name="x"),
+        "delete": delete(Role),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_hidden_statements()))
+async def test_every_statement_shape_reaching_a_tenant_table_fails_closed(
+    session: AsyncSession, shape: str
+) -> None:
+    with pytest.raises(TenantContextMissing):
+        await session.execute(_hidden_statements()[shape])  # type: ignore[call-overload]
+
+
+async def test_statements_on_platform_tables_need_no_tenant(session: AsyncSession) -> None:
+    user = await _user(session)
+
+    found = await session.scalar(select(User.email).where(User.id == user.id))
+
+    assert found == user.email
+
+
 async def test_select_sees_only_the_bound_tenants_rows(session: AsyncSession) -> None:
     await _two_tenants(session)
 

@@ -34,7 +34,9 @@ from sqlalchemy.orm import (
     with_loader_criteria,
 )
 from sqlalchemy.sql import visitors
+from sqlalchemy.sql.expression import ColumnClause, TableClause
 
+from nexus.core import sqlite_driver
 from nexus.core.errors import TenantContextMissing
 from nexus.core.ids import new_id
 from nexus.core.security import Keyring
@@ -109,33 +111,37 @@ def across_tenants(session: AsyncSession | Session) -> Iterator[None]:
         session.info["across_tenants"] = previous
 
 
-_tenant_tables_cache: tuple[int, frozenset[Table]] = (-1, frozenset())
+_tenant_tables_cache: tuple[int, frozenset[str]] = (-1, frozenset())
 
 
-def _tenant_tables() -> frozenset[Table]:
-    """Tables of TenantScoped models, recomputed only when a model is mapped."""
+def _tenant_table_names() -> frozenset[str]:
+    """Names of the tables of TenantScoped models, recomputed only when a model is mapped."""
     global _tenant_tables_cache
     mappers = Base.registry.mappers
     if _tenant_tables_cache[0] != len(mappers):
-        tables = frozenset(
-            mapper.local_table
+        names = frozenset(
+            mapper.local_table.name
             for mapper in mappers
             if issubclass(mapper.class_, TenantScoped) and isinstance(mapper.local_table, Table)
         )
-        _tenant_tables_cache = (len(mappers), tables)
+        _tenant_tables_cache = (len(mappers), names)
     return _tenant_tables_cache[1]
 
 
 def _is_tenant_scoped(state: ORMExecuteState) -> bool:
-    """True if a tenant table appears anywhere in the statement: as an entity, in
-    `select_from`, a join, a subquery or an EXISTS."""
-    if any(issubclass(mapper.class_, TenantScoped) for mapper in state.all_mappers):
-        return True
-    tenant_tables = _tenant_tables()
-    return any(
-        isinstance(element, Table) and element in tenant_tables
-        for element in visitors.iterate(cast(visitors.ExternallyTraversible, state.statement))
-    )
+    """True if a tenant table appears anywhere in the statement: as an entity or a column's
+    table, in `select_from`, a join, a subquery or an EXISTS. (Table names are unique in the
+    metadata; one walk, no ORM introspection.)"""
+    names = _tenant_table_names()
+    for element in visitors.iterate(cast(visitors.ExternallyTraversible, state.statement)):
+        if isinstance(element, TableClause):
+            if element.name in names:
+                return True
+        elif isinstance(element, ColumnClause):
+            table = element.table
+            if isinstance(table, TableClause) and table.name in names:
+                return True
+    return False
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -179,7 +185,7 @@ def _tenant_on_transaction(
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -196,7 +202,12 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     def _on_begin(connection: Connection) -> None:
         # Writers take the write lock up front, so a read that later writes cannot hit
         # SQLITE_BUSY half-way; readers stay deferred and never block anyone in WAL mode.
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        driver = connection.connection.dbapi_connection
+        if isinstance(driver, sqlite_driver.OneHopConnection):
+            driver.begin(statement)  # sent with the transaction's first statement
+        else:
+            connection.exec_driver_sql(statement)
 
     return engine
 

@@ -1,0 +1,155 @@
+"""SQLite through aiosqlite with one thread hop per statement.
+
+SQLAlchemy's aiosqlite adapter makes four round trips to the connection's thread for each
+statement (open a cursor, execute, fetch, close). Each hop costs a queue put, a thread wake-up
+and an event-loop wake-up, which on a small machine is most of the time of a one-row read. This
+adapter keeps aiosqlite (its thread, its lifecycle) and SQLAlchemy's dialect, and replaces only
+the cursor: it runs cursor-execute-fetch-close as one function on the connection's thread and
+hands back the rows with the description, row count and last row id. A transaction's `BEGIN`
+travels with its first statement, and COMMIT/ROLLBACK with no transaction open cost nothing, so
+a one-row read transaction is two hops instead of eleven.
+
+Passed to `create_async_engine(..., module=dbapi())`; server-side cursors (streaming) keep
+SQLAlchemy's own cursor.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+_Outcome = tuple[Any, list[Any], int, int | None]
+
+
+def _execute(
+    connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    cursor = connection.cursor()
+    try:
+        if begin is not None:
+            cursor.execute(begin)
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose every statement is a single call on the connection's thread."""
+
+    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+
+    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+        # No aiosqlite cursor is opened: each statement opens and closes its own on the thread.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+        self._description: Any = None
+        self._rowcount = -1
+        self._lastrowid: int | None = None
+        self._arraysize = 1
+
+    @property
+    def description(self) -> Any:
+        return self._description
+
+    @property
+    def rowcount(self) -> int:
+        return self._rowcount
+
+    @property
+    def lastrowid(self) -> int:
+        return self._lastrowid  # type: ignore[return-value]
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        async with adapted._execute_mutex:
+            begin, adapted.pending_begin = adapted.pending_begin, None
+            outcome: _Outcome = await connection._execute(  # type: ignore[no-untyped-call]
+                lambda: _execute(connection._conn, begin, operation, parameters, many)
+            )
+        self._description, rows, self._rowcount, self._lastrowid = outcome
+        self._rows = collections.deque(rows)
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
+        await self._run(operation, parameters, many=False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        await self._run(operation, seq_of_parameters, many=True)
+
+    async def _async_soft_close(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    """Defers `BEGIN` to the transaction's first statement (same hop), and skips COMMIT and
+    ROLLBACK when SQLite has no transaction open (the pool's reset after a commit)."""
+
+    __slots__ = ("pending_begin",)
+    _cursor_cls = OneHopCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        #: The BEGIN statement to run ahead of the next statement, if any.
+        self.pending_begin: str | None = None
+
+    def begin(self, statement: str) -> None:
+        self.pending_begin = statement
+
+    def _idle(self) -> bool:
+        if self.pending_begin is not None:
+            self.pending_begin = None
+            return True
+        # Read from the event loop's thread (check_same_thread=False) while no statement runs.
+        raw = self._connection._connection
+        return raw is None or not raw.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+
+class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        kw["check_same_thread"] = False
+        adapted = super().connect(*arg, **kw)
+        return OneHopConnection(self, adapted._connection)
+
+
+def dbapi() -> OneHopDBAPI:
+    """The DB-API module to hand to `create_async_engine(module=...)` for SQLite."""
+    return OneHopDBAPI(aiosqlite, sqlite3)
