@@ -8,6 +8,7 @@ commits it at its edge; services only flush. Every session knows the `Database` 
 from __future__ import annotations
 
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, cast
@@ -125,6 +126,7 @@ def _tenant_table_names() -> frozenset[str]:
             if issubclass(mapper.class_, TenantScoped) and isinstance(mapper.local_table, Table)
         )
         _tenant_tables_cache = (len(mappers), names)
+        _scoped_statements.clear()
     return _tenant_tables_cache[1]
 
 
@@ -132,8 +134,22 @@ def _is_tenant_scoped(state: ORMExecuteState) -> bool:
     """True if a tenant table appears anywhere in the statement: as an entity or a column's
     table, in `select_from`, a join, a subquery or an EXISTS. (Table names are unique in the
     metadata; one walk, no ORM introspection.)"""
+    statement = state.statement
+    known = _scoped_statements.get(statement)
+    if known is None:
+        known = _touches_tenant_table(statement)
+        _scoped_statements[statement] = known
+    return known
+
+
+#: The guard's verdict per statement object: statements built once at import (the caller
+#: lookups) are walked once.
+_scoped_statements: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+
+
+def _touches_tenant_table(statement: Any) -> bool:
     names = _tenant_table_names()
-    for element in visitors.iterate(cast(visitors.ExternallyTraversible, state.statement)):
+    for element in visitors.iterate(cast(visitors.ExternallyTraversible, statement)):
         if isinstance(element, TableClause):
             if element.name in names:
                 return True

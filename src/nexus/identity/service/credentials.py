@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.context import RequestContext
@@ -189,6 +189,30 @@ def _check_tenant(tenant: Tenant | None) -> None:
         raise TenantSuspended()
 
 
+# The two statements every authenticated request runs, built once (bound per request).
+_SESSION_CALLER = (
+    select(AuthSession, User, Membership, Role, Tenant)
+    .join(User, User.id == AuthSession.user_id)
+    .outerjoin(
+        Membership,
+        (Membership.user_id == User.id) & (Membership.tenant_id == AuthSession.tenant_id),
+    )
+    .outerjoin(Role, (Role.tenant_id == Membership.tenant_id) & (Role.id == Membership.role_id))
+    .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
+    .where(AuthSession.id == bindparam("session_id"))
+)
+_API_KEY_CALLER = (
+    select(ApiKey, Tenant, User, Membership.status)
+    .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
+    .outerjoin(User, User.id == ApiKey.user_id)
+    .outerjoin(
+        Membership,
+        (Membership.tenant_id == ApiKey.tenant_id) & (Membership.user_id == ApiKey.user_id),
+    )
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
 async def _jwt_caller(
     session: AsyncSession, token: str, request_id: str | None, client: str | None
 ) -> RequestContext:
@@ -199,20 +223,9 @@ async def _jwt_caller(
     except (KeyError, ValueError, TypeError):
         raise InvalidToken() from None
     await bind_tenant(session, tenant_id)
-    statement = (
-        select(AuthSession, User, Membership, Role, Tenant)
-        .join(User, User.id == AuthSession.user_id)
-        .outerjoin(
-            Membership,
-            (Membership.user_id == User.id) & (Membership.tenant_id == AuthSession.tenant_id),
-        )
-        .outerjoin(Role, (Role.tenant_id == Membership.tenant_id) & (Role.id == Membership.role_id))
-        .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
-        .where(AuthSession.id == session_id)
-    )
     # A platform token (no tenant) joins no membership and so no role: nothing to scope.
     with across_tenants(session) if tenant_id is None else nullcontext():
-        row = (await session.execute(statement)).one_or_none()
+        row = (await session.execute(_SESSION_CALLER, {"session_id": session_id})).one_or_none()
     if row is None:
         raise InvalidToken()
     auth_session, user, membership, role, tenant = row
@@ -250,18 +263,8 @@ async def _api_key_caller(
     session: AsyncSession, token: str, request_id: str | None, client: str | None
 ) -> RequestContext:
     keyring = keyring_of(session)
-    row = (
-        await session.execute(
-            select(ApiKey, Tenant, User, Membership.status)
-            .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
-            .outerjoin(User, User.id == ApiKey.user_id)
-            .outerjoin(
-                Membership,
-                (Membership.tenant_id == ApiKey.tenant_id) & (Membership.user_id == ApiKey.user_id),
-            )
-            .where(ApiKey.key_hash == keyring.lookup_hash(token))
-        )
-    ).one_or_none()
+    lookup = {"key_hash": keyring.lookup_hash(token)}
+    row = (await session.execute(_API_KEY_CALLER, lookup)).one_or_none()
     now = utcnow()
     if row is None:
         raise InvalidToken()
