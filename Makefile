@@ -15,11 +15,16 @@ export NEXUS_PORT
 # Front-end files the server hosts itself (Swagger UI for /docs): fetched by npm from the lock
 # file (install scripts off), copied into a git-ignored folder of the package.
 VENDOR := src/nexus/core/static/vendor
+CONSOLE_VENDOR := src/nexus/console/static/vendor
 $(VENDOR)/.installed: package.json package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/swagger-ui
 	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE,NOTICE} \
 	  $(VENDOR)/swagger-ui/
+	rm -rf $(CONSOLE_VENDOR) && mkdir -p $(CONSOLE_VENDOR)
+	cp node_modules/htmx.org/dist/htmx.min.js node_modules/@picocss/pico/css/pico.min.css $(CONSOLE_VENDOR)/
+	cp node_modules/htmx.org/LICENSE $(CONSOLE_VENDOR)/htmx.LICENSE
+	cp node_modules/@picocss/pico/LICENSE.md $(CONSOLE_VENDOR)/pico.LICENSE.md
 	@touch $@
 
 install-dev: .venv/.installed $(VENDOR)/.installed

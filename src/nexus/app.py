@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
 from starlette.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
 
+from nexus.console.security import SecurityHeaders
 from nexus.core.db import Database
 from nexus.core.docs import install_docs
 from nexus.core.http import build_openapi, install_error_handlers, new_request_id
@@ -20,6 +23,8 @@ from nexus.core.security import Keyring
 from nexus.core.settings import Settings, get_settings
 from nexus.core.worker import Worker
 from nexus.modules import load_modules
+
+CONSOLE_STATIC = Path(__file__).parent / "console" / "static"
 
 DESCRIPTION = """NEXUS runs a business through one API.
 
@@ -64,9 +69,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     for module in registry.modules.values():
         if module.router is not None:
             app.include_router(module.router)
+        if module.console_router is not None:
+            app.include_router(module.console_router, include_in_schema=False)
     _mount_operations(app, database)
     install_docs(app)
+    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
     app.openapi = lambda: _cached_openapi(app)  # type: ignore[method-assign]
+    app.add_middleware(SecurityHeaders, dev=settings.dev)
     app.add_middleware(RequestIdAndMetrics, new_id=new_request_id)
     return app
 

@@ -12,11 +12,13 @@ def load_modules() -> None:
     global _loaded
     if _loaded:
         return
+    from nexus.console import module as console_module
     from nexus.core import module as core_module
     from nexus.identity import module as identity_module
 
     registry.register(core_module.module)
     registry.register(identity_module.module)
+    registry.register(console_module.module)
     for name, implementation in identity_module.hooks.items():
         registry.provide(name, implementation)
     _loaded = True

@@ -173,7 +173,11 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 async def caller(request: Request, session: AsyncSession) -> RequestContext | None:
     """The authenticated caller, resolved once per request (None when anonymous)."""
     if not hasattr(request.state, "caller"):
-        resolve: CallerResolver = registry.hook("caller_resolver")
+        # A route class may say how its callers authenticate (the console: a session cookie);
+        # the API takes `Authorization: Bearer`.
+        resolve: CallerResolver = getattr(request.state, "caller_resolver", None) or (
+            registry.hook("caller_resolver")
+        )
         request.state.caller = await _resolve_caller(resolve, request, session)
     ctx: RequestContext | None = request.state.caller
     return ctx

@@ -35,6 +35,19 @@ class PeriodicJob:
     every_seconds: int
 
 
+@dataclass(frozen=True)
+class NavEntry:
+    """A console navigation entry a module contributes; shown when its module is enabled for
+    the tenant and the caller holds `permission` (None: any member)."""
+
+    label: str
+    path: str
+    permission: str | None = None
+    order: int = 100
+    #: "tenant" (a business's pages) or "platform" (operators' pages).
+    area: str = "tenant"
+
+
 @dataclass
 class Module:
     """What a module is and what it brings. Declared in the module's `module.py`."""
@@ -45,6 +58,9 @@ class Module:
     #: Always on for every tenant (identity); otherwise a tenant enables it.
     always_enabled: bool = False
     router: Any = None
+    #: The module's console pages (an APIRouter of console routes), mounted outside the API.
+    console_router: Any = None
+    nav: tuple[NavEntry, ...] = ()
     permissions: tuple[Permission, ...] = ()
     provision: Callable[..., Awaitable[Any]] | None = None
     jobs: dict[str, JobHandler] = field(default_factory=dict)

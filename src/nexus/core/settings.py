@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 0.5
     access_token_minutes: int = Field(default=15, ge=1, le=15)
     refresh_token_days: int = Field(default=30, ge=1, le=365)
+    #: How long a console sign-in lasts.
+    console_session_hours: int = Field(default=12, ge=1, le=720)
     idempotency_hours: int = 24
     outbox_retention_days: int = 7
 

@@ -57,7 +57,7 @@ AppSettings = Annotated[Settings, Depends(settings_of)]
 
 
 def _token_response(signed_in: auth.SignedIn) -> TokenResponse:
-    tokens = signed_in.tokens
+    tokens = signed_in.pair
     return TokenResponse(
         access_token=tokens.access_token,
         refresh_token=tokens.refresh_token,
@@ -167,7 +167,7 @@ async def accept_invitation(
             tenant_slug=accepted.tenant_slug,
             challenge_token=accepted.challenge_token,
         )
-    tokens = accepted.signed_in.tokens
+    tokens = accepted.signed_in.pair
     return InvitationAccepted(
         tenant_id=accepted.tenant_id,
         tenant_slug=accepted.tenant_slug,

@@ -31,6 +31,9 @@ class Origin:
     request_id: str | None
     access_minutes: int
     refresh_days: int
+    #: Set for the console: a sign-in then starts a console session of this many hours
+    #: (a cookie) instead of an API token pair.
+    console_hours: int | None = None
 
     def context(
         self, *, user_id: uuid.UUID | None = None, tenant_id: uuid.UUID | None = None

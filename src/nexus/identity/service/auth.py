@@ -55,9 +55,17 @@ CHALLENGE_LIFETIME = dt.timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class SignedIn:
-    tokens: TokenPair
+    """A new session: an API token pair, or (for the console) a session cookie secret."""
+
+    tokens: TokenPair | None
     tenant_id: uuid.UUID | None
     tenant_slug: str | None
+    console_secret: str | None = None
+
+    @property
+    def pair(self) -> TokenPair:
+        assert self.tokens is not None, "a console sign-in has no token pair"
+        return self.tokens
 
 
 # --- memberships ---------------------------------------------------------------------------
@@ -107,17 +115,29 @@ def _choose_tenant(user: User, tenants: Sequence[Tenant], slug: str | None) -> T
 async def start_session(
     session: AsyncSession, origin: Origin, user: User, tenant: Tenant | None, *, action: str
 ) -> SignedIn:
-    """Issue a new token pair (a new refresh-token family) and audit the sign-in."""
-    pair = await credentials.issue_tokens(
-        session,
-        user_id=user.id,
-        tenant_id=tenant.id if tenant else None,
-        access_minutes=origin.access_minutes,
-        refresh_days=origin.refresh_days,
-        user_agent=origin.user_agent,
-        client_address=origin.client_address,
-    )
+    """Issue a new token pair (a new refresh-token family), or a console session when the
+    origin is the console, and audit the sign-in."""
     tenant_id = tenant.id if tenant else None
+    pair, secret = None, None
+    if origin.console_hours is not None:
+        secret, _ = await credentials.start_console_session(
+            session,
+            user_id=user.id,
+            tenant_id=tenant_id,
+            hours=origin.console_hours,
+            user_agent=origin.user_agent,
+            client_address=origin.client_address,
+        )
+    else:
+        pair = await credentials.issue_tokens(
+            session,
+            user_id=user.id,
+            tenant_id=tenant_id,
+            access_minutes=origin.access_minutes,
+            refresh_days=origin.refresh_days,
+            user_agent=origin.user_agent,
+            client_address=origin.client_address,
+        )
     record(
         session,
         origin.context(user_id=user.id, tenant_id=tenant_id),
@@ -125,7 +145,7 @@ async def start_session(
         target_type="user",
         target_id=user.id,
     )
-    return SignedIn(pair, tenant_id, tenant.slug if tenant else None)
+    return SignedIn(pair, tenant_id, tenant.slug if tenant else None, secret)
 
 
 def challenge_token(session: AsyncSession, user: User, tenant: Tenant | None) -> str:

@@ -33,7 +33,9 @@ from nexus.identity.models import (
 )
 
 ACCESS, MFA_CHALLENGE = "access", "mfa"
-API_KEY_PREFIX, REFRESH_PREFIX = "nxk_", "nxr_"
+API_KEY_PREFIX, REFRESH_PREFIX, CONSOLE_PREFIX = "nxk_", "nxr_", "nxs_"
+CONSOLE = "console"
+CONSOLE_SEEN_EVERY = dt.timedelta(minutes=5)
 LAST_USED_EVERY = dt.timedelta(minutes=1)
 OPERATOR = "operator"
 #: What a platform role may do outside any tenant.
@@ -201,6 +203,17 @@ _SESSION_CALLER = (
     .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
     .where(AuthSession.id == bindparam("session_id"))
 )
+_CONSOLE_CALLER = (
+    select(AuthSession, User, Membership, Role, Tenant)
+    .join(User, User.id == AuthSession.user_id)
+    .outerjoin(
+        Membership,
+        (Membership.user_id == User.id) & (Membership.tenant_id == AuthSession.tenant_id),
+    )
+    .outerjoin(Role, (Role.tenant_id == Membership.tenant_id) & (Role.id == Membership.role_id))
+    .outerjoin(Tenant, Tenant.id == AuthSession.tenant_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.kind == CONSOLE)
+)
 _API_KEY_CALLER = (
     select(ApiKey, Tenant, User, Membership.status)
     .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
@@ -228,6 +241,18 @@ async def _jwt_caller(
         row = (await session.execute(_SESSION_CALLER, {"session_id": session_id})).one_or_none()
     if row is None:
         raise InvalidToken()
+    return _session_context(row, tenant_id, request_id, client, session)
+
+
+def _session_context(
+    row: Any,
+    tenant_id: uuid.UUID | None,
+    request_id: str | None,
+    client: str | None,
+    session: AsyncSession,
+) -> RequestContext:
+    """The caller of a signed-in session (API or console), from its session row joined to
+    the user, membership, role and tenant."""
     auth_session, user, membership, role, tenant = row
     keep_loaded(session, auth_session, user, membership, role, tenant)
     if auth_session.revoked_at is not None or not user.is_active:
@@ -257,6 +282,64 @@ async def _jwt_caller(
         client_address=client,
         extra=extra,
     )
+
+
+async def start_console_session(
+    session: AsyncSession,
+    *,
+    user_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    hours: int,
+    user_agent: str | None = None,
+    client_address: str | None = None,
+) -> tuple[str, AuthSession]:
+    """A new console session; returns the cookie secret (stored only as its HMAC)."""
+    secret = random_token(CONSOLE_PREFIX)
+    auth_session = AuthSession(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        kind=CONSOLE,
+        token_hash=keyring_of(session).lookup_hash(secret),
+        expires_at=utcnow() + dt.timedelta(hours=hours),
+        user_agent=(user_agent or "")[:300] or None,
+        client_address=client_address,
+    )
+    session.add(auth_session)
+    await session.flush()
+    return secret, auth_session
+
+
+async def console_caller(
+    session: AsyncSession,
+    secret: str,
+    *,
+    request_id: str | None = None,
+    client_address: str | None = None,
+) -> RequestContext:
+    """The caller behind a console session cookie. Raises `InvalidToken` when the session is
+    unknown, expired, revoked, or its user or membership no longer active."""
+    if not secret.startswith(CONSOLE_PREFIX):
+        raise InvalidToken()
+    lookup = {"token_hash": keyring_of(session).lookup_hash(secret)}
+    # The joins pin membership and role to the session's own tenant.
+    with across_tenants(session):
+        row = (await session.execute(_CONSOLE_CALLER, lookup)).one_or_none()
+    if row is None:
+        raise InvalidToken()
+    auth_session = row[0]
+    now = utcnow()
+    if auth_session.expires_at <= now:
+        raise InvalidToken()
+    ctx = _session_context(row, auth_session.tenant_id, request_id, client_address, session)
+    if now - auth_session.last_seen_at >= CONSOLE_SEEN_EVERY:
+        async with database_of(session).transaction() as own:
+            await own.execute(
+                update(AuthSession)
+                .where(AuthSession.id == auth_session.id)
+                .values(last_seen_at=now)
+            )
+    await bind_tenant(session, ctx.tenant_id)
+    return ctx
 
 
 async def _api_key_caller(

@@ -187,6 +187,16 @@ async def list_members(
     return schemas.Page(items=items, next_cursor=page.next_cursor)
 
 
+async def count_members(session: AsyncSession, ctx: RequestContext) -> dict[str, int]:
+    """How many members the business has, by status (`active`, `invited`, `deactivated`)."""
+    rows = await session.execute(
+        select(Membership.status, func.count())
+        .where(Membership.tenant_id == tenant_of(ctx))
+        .group_by(Membership.status)
+    )
+    return {status: count for status, count in rows}
+
+
 async def get_member(
     session: AsyncSession, ctx: RequestContext, user_id: uuid.UUID
 ) -> schemas.Member:

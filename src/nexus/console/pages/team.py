@@ -1,0 +1,7 @@
+"""Console pages: team (being built)."""
+
+from __future__ import annotations
+
+from nexus.console.pages.common import new_router
+
+router = new_router()
