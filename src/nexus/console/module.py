@@ -1,4 +1,5 @@
-"""The console shell and identity's pages on it. Always enabled."""
+"""The console shell and identity's pages on it. Not a business module a tenant enables:
+its pages are gated by the permissions of the module they belong to."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ module = Module(
     name="console",
     title="Console",
     depends_on=("identity",),
-    always_enabled=True,
     console_router=console_router,
     nav=(
         NavEntry("Team", "/team", "identity.user.read", order=900),

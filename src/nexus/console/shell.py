@@ -331,12 +331,14 @@ def navigation(ctx: RequestContext | None, area: str) -> list[NavEntry]:
         return []
     entries = []
     for module in registry.modules.values():
-        if area == "tenant" and (ctx.tenant_id is None or module.name not in ctx.enabled_modules):
-            continue
         if area == "platform" and not ctx.is_operator:
             continue
         for entry in module.nav:
             if entry.area != area:
+                continue
+            # A tenant page shows when the module its permission belongs to is enabled.
+            owner = entry.permission.split(".")[0] if entry.permission else module.name
+            if area == "tenant" and (ctx.tenant_id is None or owner not in ctx.enabled_modules):
                 continue
             if entry.permission is None or ctx.can(entry.permission):
                 entries.append(entry)
