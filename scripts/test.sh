@@ -9,6 +9,15 @@ step() { echo; echo "== $*"; }
 step "lint, format, types, layer contract"
 make --no-print-directory check || failed=1
 
+step "Chromium for the browser tests (Debian's build)"
+if ! [ -x "${NEXUS_TEST_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" -ne 0 ]; then echo "chromium is missing: apt-get install chromium (as root)"; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq chromium >/dev/null || { echo "could not install chromium"; exit 1; }
+fi
+"${NEXUS_TEST_CHROMIUM:-/usr/bin/chromium}" --version
+rm -rf test-artifacts/screenshots
+
 PGDATA_DIR=$(mktemp -d /tmp/nexus-pg-XXXXXX)
 cleanup() { .venv/bin/python scripts/pgcluster.py stop "$PGDATA_DIR" >/dev/null 2>&1; rm -rf "$PGDATA_DIR" "$PGDATA_DIR.port"; }
 trap cleanup EXIT

@@ -34,6 +34,7 @@ PUBLIC = frozenset(
         ("GET", "/healthz"),
         ("GET", "/readyz"),
         ("GET", "/metrics"),
+        ("GET", "/favicon.ico"),
         ("GET", "/docs"),
         ("GET", "/openapi.json"),
     }

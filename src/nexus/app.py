@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import text
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from nexus.console.security import SecurityHeaders
@@ -99,6 +99,10 @@ def _mount_operations(app: FastAPI, database: Database) -> None:
         except Exception:  # any failure to reach the database means not ready
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
         return JSONResponse({"status": "ok", "database": "ok"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(CONSOLE_STATIC / "console" / "favicon.svg", media_type="image/svg+xml")
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:

@@ -76,11 +76,13 @@ def serve(
     upgrade_database(settings.database_url)
     base = settings.public_base_url
     console.print(f"NEXUS is starting on {base}")
+    console.print(f"  console:   {base}/   (sign in at {base}/sign-in)")
     console.print(f"  API docs:  {base}/docs   (OpenAPI: {base}/openapi.json)")
     console.print(
         "  try it:    .venv/bin/nexus tenants create --name 'Ada Stores' "
         "--owner-email ada@example.com\n"
-        "             then: curl -H 'Authorization: Bearer <the printed nxk_ key>' "
+        "             open the printed password-setup link, choose a password, sign in;\n"
+        "             or: curl -H 'Authorization: Bearer <the printed nxk_ key>' "
         f"{base}/api/v1/me"
     )
     uvicorn.run(

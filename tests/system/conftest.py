@@ -156,3 +156,28 @@ def live_tenant(live_server: LiveServer, live_database_url: str) -> TenantFixtur
             await database.dispose()
 
     return run_async(make())
+
+
+# --- the browser -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browsing(live_server: LiveServer, engine_name: str) -> Iterator[Any]:
+    """Fresh browser contexts on the live server; fails the test on console errors or CSP
+    violations seen by any of its pages. Chromium is launched per test: Playwright's sync API
+    holds an event loop on this thread while it runs, which the async fixtures must not meet."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.system.browser import CHROMIUM, CHROMIUM_ARGS, Browsing
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is missing at {CHROMIUM}: make test installs it (apt chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        session = Browsing(browser, live_server.base_url, engine_name)
+        try:
+            yield session
+            assert session.problems() == [], "the browser reported errors"
+        finally:
+            session.close()
+            browser.close()
