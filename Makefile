@@ -27,7 +27,13 @@ $(VENDOR)/.installed: package.json package-lock.json
 	cp node_modules/@picocss/pico/LICENSE.md $(CONSOLE_VENDOR)/pico.LICENSE.md
 	@touch $@
 
-install-dev: .venv/.installed $(VENDOR)/.installed
+# Console translations: the .po catalogs are in git, their compiled .mo files are not.
+TRANSLATIONS := src/nexus/console/translations
+CATALOGS := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po .venv/.installed
+	.venv/bin/pybabel compile -d $(TRANSLATIONS) -D messages -l $*
+
+install-dev: .venv/.installed $(VENDOR)/.installed $(CATALOGS:.po=.mo)
 
 run: install-dev
 	NEXUS_DATABASE_URL=$${NEXUS_DATABASE_URL:-sqlite+aiosqlite:///./nexus.db} \

@@ -140,7 +140,7 @@ class ConsoleRoute(NexusRoute):
             try:
                 response = await inner(request)
             except NexusError as error:
-                response = await error_page(request, error)
+                response = await _error_page_in_own_session(request, error)
             if new_seed:
                 security.set_csrf_cookie(response, settings, seed)
             if getattr(request.state, "stale_session", False):
@@ -172,6 +172,16 @@ async def _csrf_refusal(request: Request, seed: str, new_seed: bool) -> Response
         ),
         status_code=403,
     )
+
+
+async def _error_page_in_own_session(request: Request, error: NexusError) -> Response:
+    """The request's session is closed (rolled back) once the error left the handler: the
+    error page reads what the layout shows in a short read session of its own."""
+    if isinstance(error, TenantSuspended):
+        request.state.caller = None  # refused: the page is drawn as for a visitor
+    async with request.app.state.database.session(write=False) as session:
+        request.state.session = session
+        return await error_page(request, error)
 
 
 async def error_page(request: Request, error: NexusError) -> Response:
