@@ -316,6 +316,35 @@ async def accept_invitation(
     return InvitationAccepted(tenant.id, tenant.slug, signed_in, None)
 
 
+@dataclass(frozen=True)
+class InvitationPreview:
+    """What an open invitation is for, shown before it is accepted."""
+
+    tenant_name: str
+    email: str
+    name: str
+    has_password: bool
+
+
+async def describe_invitation(session: AsyncSession, *, token: str) -> InvitationPreview:
+    """The business and person of an open invitation, without using its token up. Raises
+    `invalid_token` when the token or the invited membership is no longer open."""
+    invitation = await tokens.open_user_token(session, token, purpose=tokens.INVITATION)
+    user = await session.get(User, invitation.user_id)
+    tenant = await session.get(Tenant, invitation.tenant_id) if invitation.tenant_id else None
+    status = await session.scalar(
+        select(Membership.status).where(
+            Membership.user_id == invitation.user_id,
+            Membership.tenant_id == invitation.tenant_id,
+        )
+    )
+    if user is None or not user.is_active or tenant is None:
+        raise InvalidToken()
+    if status != INVITED:
+        raise InvalidToken(detail="This invitation is no longer open")
+    return InvitationPreview(tenant.name, user.email, user.name, user.password_hash is not None)
+
+
 async def _set_up_invited_user(user: User, *, name: str, password: str | None) -> list[str]:
     """Name and password for a user who has no password yet; the changed fields."""
     changes = ["membership.status"]

@@ -56,6 +56,24 @@ async def issue_user_token(
     return raw
 
 
+async def open_user_token(session: AsyncSession, raw: str, *, purpose: str) -> UserToken:
+    """The token, without using it up (to show what a link is for before it is followed);
+    raise `invalid_token` if unknown, used or expired."""
+    token = await session.scalar(
+        select(UserToken).where(
+            UserToken.token_hash == database_of(session).keyring.lookup_hash(raw)
+        )
+    )
+    if (
+        token is None
+        or token.purpose != purpose
+        or token.used_at is not None
+        or token.expires_at <= utcnow()
+    ):
+        raise InvalidToken()
+    return token
+
+
 async def consume_user_token(session: AsyncSession, raw: str, *, purpose: str) -> UserToken:
     """Mark the token used and return it; raise `invalid_token` if unknown, used or expired."""
     token = await session.scalar(
