@@ -11,9 +11,8 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from nexus.console.shell import ConsoleRoute
-
 from nexus.app import create_app
+from nexus.console.shell import ConsoleRoute
 from nexus.core.db import Database
 from nexus.core.http import Requirement, requirement_of
 from nexus.core.registry import registry
