@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the kernel benchmark (benchmarks/kernel.py) on SQLite and on a private
-# PostgreSQL cluster; prints a table and writes benchmarks/results/kernel.md.
+# PostgreSQL cluster; prints a table and writes benchmarks/results/kernel.md. Then the console
+# benchmark (benchmarks/console.py): the home page's server-side render time on both engines,
+# written to benchmarks/results/console.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -8,4 +10,5 @@ if ! command -v wrk >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-exec .venv/bin/python -m benchmarks.kernel "$@"
+.venv/bin/python -m benchmarks.kernel "$@"
+exec .venv/bin/python -m benchmarks.console

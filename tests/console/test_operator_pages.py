@@ -221,6 +221,10 @@ async def test_an_operator_suspends_a_business_and_its_owner_loses_access(
     owner_page = await second_console.get("/")
     assert owner_page.status_code == 403
     assert "This business is suspended" in owner_page.text
+    assert (await second_console.get("/")).headers["location"] == "/sign-in"  # cookie dropped
+    again = await second_console.sign_in(tenant.owner.email)
+    assert again.status_code == 403
+    assert f"The business &#39;{tenant.slug}&#39; is suspended</div>" in again.text
     api = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {tenant.api_key}"})
     assert api.status_code == 403
     assert api.json()["code"] == "tenant_suspended"

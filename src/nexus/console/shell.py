@@ -178,7 +178,10 @@ async def _error_page_in_own_session(request: Request, error: NexusError) -> Res
     """The request's session is closed (rolled back) once the error left the handler: the
     error page reads what the layout shows in a short read session of its own."""
     if isinstance(error, TenantSuspended):
-        request.state.caller = None  # refused: the page is drawn as for a visitor
+        # The session is refused: draw the page as for a visitor and drop the cookie, so the
+        # next page is the sign-in form (where another business may be chosen).
+        request.state.caller = None
+        request.state.stale_session = True
     async with request.app.state.database.session(write=False) as session:
         request.state.session = session
         return await error_page(request, error)
