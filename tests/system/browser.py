@@ -41,8 +41,17 @@ class PageLog:
     def watch(self, page: Page) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("response", self._response)
+
+    def _response(self, response: Any) -> None:
+        # A page answered 403 or 404 may be what the test wants; its styles, scripts and
+        # images must always load.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.errors.append(f"{response.status} for {response.url}")
 
     def _console(self, message: Any) -> None:
+        if message.text.startswith("Failed to load resource"):
+            return  # judged by status in _response
         if message.type in ("error", "warning") or "Content Security Policy" in message.text:
             where = message.location.get("url", "") if message.location else ""
             self.errors.append(f"{message.type}: {message.text} ({where})")
