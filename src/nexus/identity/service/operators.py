@@ -22,7 +22,7 @@ from nexus.core.types import utcnow
 from nexus.identity.errors import TenantNotFound
 from nexus.identity.models import ACTIVE, SUSPENDED, Membership, Tenant
 from nexus.identity.schemas import platform as platform_schemas
-from nexus.identity.service import api_keys, tenants, tokens, users
+from nexus.identity.service import api_keys, onboarding, tenants, tokens, users
 from nexus.identity.service.credentials import OPERATOR
 
 
@@ -272,40 +272,25 @@ async def create_tenant_command(
     database = _database(settings)
     try:
         async with database.transaction() as session:
-            ctx = RequestContext.system()
-            owner = await users.find_user_by_email(session, owner_email)
-            is_new = owner is None
-            if owner is None:
-                owner = await users.create_user(session, email=owner_email, name=owner_name)
-            created = await tenants.create_tenant(
+            established = await onboarding.establish_business(
                 session,
-                ctx,
+                RequestContext.system(),
                 name=name,
                 slug=slug or tenants.slugify(name),
                 country=country,
                 currency=currency,
                 timezone=timezone,
-                owner=owner,
+                owner_email=owner_email,
+                owner_name=owner_name,
+                public_base_url=settings.public_base_url,
+                trusted=True,
             )
-            owner_ctx = RequestContext(
-                tenant_id=created.tenant.id,
-                actor_type="user",
-                actor_id=owner.id,
-                user_id=owner.id,
-                permissions=frozenset({"*"}),
+            assert established.api_key is not None
+            return CreatedTenant(
+                established.tenant.id,
+                established.tenant.slug,
+                established.setup_url,
+                established.api_key,
             )
-            key = await api_keys.create_api_key(
-                session, owner_ctx, name="owner key", scopes=["*"], check_scopes=False
-            )
-            url = None
-            if is_new:
-                token = await tokens.issue_user_token(
-                    session,
-                    user_id=owner.id,
-                    purpose=tokens.RESET_PASSWORD,
-                    lifetime=tokens.SETUP_LIFETIME,
-                )
-                url = setup_url(settings, token)
-            return CreatedTenant(created.tenant.id, created.tenant.slug, url, key.secret)
     finally:
         await database.dispose()

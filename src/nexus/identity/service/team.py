@@ -206,7 +206,7 @@ async def get_member(
 # --- inviting ------------------------------------------------------------------------------
 
 
-async def _send_invitation(
+async def send_invitation(
     session: AsyncSession, ctx: RequestContext, user: User, *, public_base_url: str
 ) -> None:
     tenant = (await session.scalars(select(Tenant).where(Tenant.id == tenant_of(ctx)))).one()
@@ -258,7 +258,7 @@ async def invite_member(
     )
     session.add(membership)
     await session.flush()
-    await _send_invitation(session, ctx, user, public_base_url=public_base_url)
+    await send_invitation(session, ctx, user, public_base_url=public_base_url)
     record(
         session,
         ctx,
@@ -278,7 +278,7 @@ async def resend_invitation(
     if membership.status != INVITED:
         raise InvalidMemberStatus(detail="Only an invited member can be sent the invitation")
     user = (await session.scalars(select(User).where(User.id == user_id))).one()
-    await _send_invitation(session, ctx, user, public_base_url=public_base_url)
+    await send_invitation(session, ctx, user, public_base_url=public_base_url)
     record(session, ctx, "identity.user.invitation_resent", target_type="user", target_id=user_id)
     return await _member(session, membership)
 

@@ -84,10 +84,12 @@ async def create_tenant(
     owner: User,
     modules: list[str] | None = None,
     profile: dict[str, Any] | None = None,
+    owner_status: str = ACTIVE,
 ) -> NewTenant:
     """Create a tenant, its built-in roles and the owner's membership; bind the session to it.
 
-    The caller creates (or finds) the owner user first; this only links it.
+    The caller creates (or finds) the owner user first; this only links it (`invited` when
+    the owner must still accept by e-mail).
     """
     modules = sorted(set(modules or []) - registry.always_enabled())
     validate_tenant_fields(
@@ -110,7 +112,10 @@ async def create_tenant(
     roles = await create_builtin_roles(session)
     session.add(
         Membership(
-            tenant_id=tenant.id, user_id=owner.id, role_id=roles[OWNER_ROLE].id, status=ACTIVE
+            tenant_id=tenant.id,
+            user_id=owner.id,
+            role_id=roles[OWNER_ROLE].id,
+            status=owner_status,
         )
     )
     await session.flush()
