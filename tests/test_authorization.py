@@ -34,6 +34,9 @@ PUBLIC = frozenset(
         ("GET", "/readyz"),
         ("GET", "/metrics"),
         ("GET", "/favicon.ico"),
+        # Activation decides itself: operators, or anyone while open sign-up is on.
+        ("POST", "/api/v1/activate"),
+        ("GET", "/api/v1/activate/schema"),
         ("GET", "/docs"),
         ("GET", "/openapi.json"),
     }

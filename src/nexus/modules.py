@@ -12,6 +12,7 @@ def load_modules() -> None:
     global _loaded
     if _loaded:
         return
+    from nexus.activation import module as activation_module
     from nexus.console import module as console_module
     from nexus.core import module as core_module
     from nexus.identity import module as identity_module
@@ -19,6 +20,7 @@ def load_modules() -> None:
     registry.register(core_module.module)
     registry.register(identity_module.module)
     registry.register(console_module.module)
+    registry.register(activation_module.module)
     for name, implementation in identity_module.hooks.items():
         registry.provide(name, implementation)
     _loaded = True

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+from playwright.sync_api import expect
 
 from nexus.modules import load_modules
 from tests.identity.factories import TenantFixture, make_tenant, unique
@@ -72,8 +73,7 @@ def test_an_invited_person_accepts_in_another_browser_and_a_role_change_takes_ef
     form.get_by_label("Name (optional)").fill("Chika Invitee")
     form.get_by_label("Role").select_option("viewer")
     owner.get_by_test_id("invite-submit").click()
-    owner.wait_for_load_state()
-    assert email in owner.get_by_test_id("members").inner_text()
+    expect(owner.get_by_test_id("members")).to_contain_text(email)
 
     link = wait_for(lambda: _link_in_mail(mailbox, email, "/accept-invitation"), what="invitation")
     invitee = browsing.page()  # a second browser context: its own cookies
@@ -84,9 +84,9 @@ def test_an_invited_person_accepts_in_another_browser_and_a_role_change_takes_ef
     invitee.get_by_label("The password again").fill(NEW_PASSWORD)
     invitee.get_by_test_id("invitation-submit").click()
     invitee.wait_for_url(re.compile(r".*/$"))
-    assert invitee.get_by_test_id("home-title").is_visible()
+    expect(invitee.get_by_test_id("home-title")).to_be_visible()
     invitee.goto("/audit")
-    assert invitee.get_by_test_id("error-page").is_visible()  # a viewer may not read the log
+    expect(invitee.get_by_test_id("error-page")).to_be_visible()  # a viewer may not read the log
 
     owner.goto("/team")
     owner.get_by_test_id("members").locator("tr", has_text=email).get_by_test_id(
@@ -95,8 +95,7 @@ def test_an_invited_person_accepts_in_another_browser_and_a_role_change_takes_ef
     browsing.screenshot(owner, "member")
     owner.get_by_test_id("role-form").get_by_label("Role").select_option("manager")
     owner.get_by_test_id("role-submit").click()
-    owner.wait_for_load_state()
-    assert owner.get_by_test_id("member-role").inner_text().strip() == "manager"
+    expect(owner.get_by_test_id("member-role")).to_have_text("manager")
 
     invitee.goto("/audit")
     assert not invitee.get_by_test_id("error-page").is_visible()
@@ -125,8 +124,9 @@ def test_an_api_key_made_in_the_console_works_until_it_is_revoked(
     row = page.locator("tr", has_text=name)
     row.get_by_test_id("revoke-key").click()
     page.get_by_test_id("confirm-dialog").get_by_test_id("confirm-ok").click()
-    page.wait_for_load_state()
-    assert "Revoked" in page.locator("tr", has_text=name).get_by_test_id("key-status").inner_text()
+    expect(page.locator("tr", has_text=name).get_by_test_id("key-status")).to_contain_text(
+        "Revoked"
+    )
 
     refused = httpx.get(me, headers={"Authorization": f"Bearer {secret}"})
     assert refused.status_code == 401
@@ -141,7 +141,7 @@ def test_a_forgotten_password_is_reset_through_the_mail(
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("Email").fill(tenant.owner.email)
     page.get_by_test_id("forgot-submit").click()
-    assert page.get_by_test_id("forgot-sent").is_visible()
+    expect(page.get_by_test_id("forgot-sent")).to_be_visible()
     browsing.screenshot(page, "forgot-password")
 
     link = wait_for(
@@ -154,7 +154,7 @@ def test_a_forgotten_password_is_reset_through_the_mail(
     page.wait_for_url(re.compile(r".*/sign-in$"))
 
     sign_in(page, tenant.owner.email, NEW_PASSWORD)
-    assert page.get_by_test_id("home-title").is_visible()
+    expect(page.get_by_test_id("home-title")).to_be_visible()
     page.goto("/profile")
     browsing.screenshot(page, "profile")
 

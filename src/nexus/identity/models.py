@@ -33,6 +33,10 @@ class Tenant(Versioned, Base):
     legal_name: Mapped[str | None] = mapped_column(String(300))
     tax_id: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    #: What the business does (an activation industry) and how it described itself:
+    #: `{description, size, languages, compliance, deployment}`.
+    industry: Mapped[str | None] = mapped_column(String(40))
+    business_profile: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

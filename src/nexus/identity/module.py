@@ -6,6 +6,7 @@ from nexus.core.registry import Module
 from nexus.identity.endpoints import router
 from nexus.identity.endpoints.deps import request_caller
 from nexus.identity.permissions import PERMISSIONS
+from nexus.identity.provision import provision
 
 module = Module(
     name="identity",
@@ -14,6 +15,7 @@ module = Module(
     always_enabled=True,
     router=router,
     permissions=PERMISSIONS,
+    provision=provision,
 )
 
 #: Hooks identity offers the layers below it.
