@@ -37,6 +37,7 @@ PUBLIC = frozenset(
         # Activation decides itself: operators, or anyone while open sign-up is on.
         ("POST", "/api/v1/activate"),
         ("GET", "/api/v1/activate/schema"),
+        ("POST", "/api/v1/activate/draft"),
         ("GET", "/docs"),
         ("GET", "/openapi.json"),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,6 +103,7 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         ["operator", "create"],
         ["tenants", "list"],
         ["tenants", "create"],
+        ["activate"],
     ],
     ids=lambda command: " ".join(command) or "nexus",
 )
@@ -207,3 +209,66 @@ def test_operator_create_for_an_operator_fails_with_one_line(database_url: str) 
 
     assert result.exit_code == 1
     assert result.output == "error: ops@example.com is already an operator\n"
+
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_activate_brings_an_example_to_life_with_a_summary(database_url: str) -> None:
+    result = invoke(["activate", str(EXAMPLES / "ecommerce-nigeria.json")], database_url)
+
+    assert result.exit_code == 0, result.output
+    assert "Ada Stores is live: ada-stores" in result.output
+    identity = next(line for line in result.output.splitlines() if "│ identity" in line)
+    assert "roles 3, branches 2, integrations 4" in identity
+    assert "│ crm       │ unavailable" in result.output
+    keys = API_KEY.findall(result.output)
+    assert len(keys) == 1 and len(SETUP_URL.findall(result.output)) == 1
+    assert get_me(database_url, keys[0]).json()["tenant_slug"] == "ada-stores"
+
+
+def test_activate_dry_run_prints_the_plan_and_writes_nothing(database_url: str) -> None:
+    result = invoke(["activate", "--dry-run", str(EXAMPLES / "school-nairobi.json")], database_url)
+
+    assert result.exit_code == 0, result.output
+    assert '"currency": "KES"' in result.output
+    assert '"timezone": "Africa/Nairobi"' in result.output
+    assert count_tenants(database_url) == 0
+
+
+def test_activate_lists_every_bad_field_and_writes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"business": {"name": "X", "industry": "pharmacy"}, "country": "ZZ",'
+        ' "owner": {"name": "Ada", "email": "not-an-email"}}'
+    )
+
+    result = invoke(["activate", str(bad)], database_url)
+
+    assert result.exit_code == 1
+    assert "spec.country: Value error, 'ZZ' is not an ISO 3166-1 alpha-2 country code" in (
+        result.output
+    )
+    assert "spec.owner.email:" in result.output
+    assert count_tenants(database_url) == 0
+
+
+def test_activate_from_a_sentence_prints_and_saves_a_draft(tmp_path: Path) -> None:
+    out = tmp_path / "draft.json"
+
+    result = invoke(
+        [
+            "activate",
+            "--prompt",
+            "I run a pharmacy with 3 branches in Abuja and take Paystack",
+            "--out",
+            str(out),
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "undecided: owner.email:" in result.output
+    draft = json.loads(out.read_text())
+    assert draft["business"]["industry"] == "pharmacy" and len(draft["locations"]) == 3

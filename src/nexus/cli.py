@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from pathlib import Path
@@ -138,8 +139,14 @@ def _run(coroutine: Any) -> Any:
     try:
         return asyncio.run(coroutine)
     except NexusError as error:
-        message = f"error: {error.detail or error.title}"
-        Console(stderr=True, soft_wrap=True).print(message, markup=False, highlight=False)
+        errors = Console(stderr=True, soft_wrap=True)
+        if len(error.errors) > 1:
+            errors.print(f"error: {error.title}", markup=False, highlight=False)
+            for item in error.errors:
+                errors.print(f"  {item.field}: {item.reason}", markup=False, highlight=False)
+        else:
+            message = f"error: {error.detail or error.title}"
+            errors.print(message, markup=False, highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -217,3 +224,109 @@ def tenants_create(
     else:
         console.print(f"{owner_email} already had an account and was added as owner")
     console.print(f"owner API key (shown once): {result.api_key}")
+
+
+@app.command()
+def activate(
+    spec_file: Annotated[
+        Path | None, typer.Argument(help="The business's activation spec (JSON)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Show the plan; write nothing")] = False,
+    prompt: Annotated[
+        str | None,
+        typer.Option(help="Draft a spec from one sentence instead (prints it; writes nothing)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="With --prompt: save the draft spec here")
+    ] = None,
+) -> None:
+    """Bring a business to life from its spec (examples/*.json), in one transaction."""
+    if prompt is not None:
+        _print_draft(prompt, out)
+        return
+    if spec_file is None:
+        raise typer.BadParameter("give a spec file, or --prompt")
+    try:
+        data = json.loads(spec_file.read_text())
+    except (OSError, ValueError) as error:
+        Console(stderr=True).print(f"error: cannot read {spec_file}: {error}", markup=False)
+        raise typer.Exit(1) from None
+    from nexus.modules import load_modules
+
+    load_modules()
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    _activate(settings, data, dry_run)
+
+
+def _activate(settings: Settings, data: Any, dry_run: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nexus.activation.command import activate_command
+    from nexus.activation.report import ActivationReport
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    )
+    task = progress.add_task("validating", total=None)
+
+    def on_start(steps: list[str]) -> None:
+        progress.update(task, total=len(steps) or 1, completed=0, description="starting")
+
+    def on_step(step: str) -> None:
+        current = progress.tasks[0].completed
+        progress.update(task, completed=current + 1, description=step)
+
+    with progress:
+        result = _run(
+            activate_command(settings, data, dry_run=dry_run, on_start=on_start, on_step=on_step)
+        )
+        progress.update(task, completed=progress.tasks[0].total, description="done")
+    if isinstance(result, ActivationReport):
+        _print_report(result)
+    else:
+        console.print_json(result.model_dump_json())
+
+
+def _print_report(report: Any) -> None:
+    console.print(
+        f"{report.name} is live: {report.slug} ({report.tenant_id}) in {report.total_ms} ms"
+    )
+    table = Table("module", "status", "created", Column("ms", justify="right"))
+    timings = {t.step: t.ms for t in report.timings}
+    for module in report.modules:
+        created = ", ".join(f"{k} {v}" for k, v in module.created.items()) or "-"
+        ms = timings.get(module.name)
+        table.add_row(module.name, module.status, created, f"{ms:.1f}" if ms is not None else "-")
+    console.print(table)
+    for warning in report.warnings:
+        console.print(f"warning: {warning}", markup=False)
+    owner = report.owner
+    if owner.invited:
+        console.print(f"{owner.email} already had an account: invited by e-mail")
+    if owner.setup_url:
+        console.print(f"owner password setup (one time): {owner.setup_url}")
+    if owner.api_key:
+        console.print(f"owner API key (shown once): {owner.api_key}")
+    console.print(f"console: {report.console_url}")
+
+
+def _print_draft(prompt: str, out: Path | None) -> None:
+    from nexus.activation.command import draft_command
+
+    try:
+        draft = asyncio.run(draft_command(prompt))
+    except ValueError as error:
+        Console(stderr=True).print(f"error: {error}", markup=False)
+        raise typer.Exit(1) from None
+    text = json.dumps(draft.spec, indent=2, ensure_ascii=False)
+    console.print_json(text)
+    for note in draft.notes:
+        console.print(f"note: {note}", markup=False)
+    for item in draft.undecided:
+        console.print(f"undecided: {item.field}: {item.reason}", markup=False)
+    if out is not None:
+        out.write_text(text + "\n")
+        console.print(
+            f"draft written to {out}; fill the undecided fields, then: nexus activate {out}"
+        )

@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from nexus.activation import service
+from nexus.activation.draft import MAX_PROMPT_CHARS, Draft, get_drafter
 from nexus.activation.report import ActivationReport, Plan
 from nexus.activation.schema import activation_schema
 from nexus.activation.spec import ActivationSpec
@@ -19,15 +21,18 @@ from nexus.core.settings import Settings
 router = APIRouter(route_class=NexusRoute, prefix="/api/v1/activate", tags=["activation"])
 
 
-async def _activating_caller(request: Request, session: Session) -> tuple[RequestContext, bool]:
+async def _activating_caller(
+    request: Request, session: Session, *, count: bool = True
+) -> tuple[RequestContext, bool]:
     """The actor and whether it is trusted: a platform operator (trusted), or anyone while open
-    sign-up is on (rate-limited per client address)."""
+    sign-up is on (activations rate-limited per client address)."""
     settings: Settings = request.app.state.settings
     ctx = await caller(request, session)
     if ctx is not None and ctx.is_operator:
         return ctx, True
     if settings.open_signup:
-        await service.count_open_signup(request.app.state.database, client_address(request))
+        if count:
+            await service.count_open_signup(request.app.state.database, client_address(request))
         request_id = getattr(request.state, "request_id", None)
         return RequestContext.system(request_id=request_id), False
     if ctx is None:
@@ -74,6 +79,34 @@ async def activate(
     if dry_run:
         return JSONResponse(result.model_dump(mode="json"), status_code=200)
     return result
+
+
+class DraftRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"prompt": "I run a pharmacy with 3 branches in Abuja and take Paystack"}]
+        },
+    )
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+
+
+@router.post(
+    "/draft",
+    response_model=Draft,
+    summary="Draft an activation spec from one sentence",
+    description=(
+        "Reads the sentence with deterministic rules (industry from words and synonyms, "
+        "country and city from a gazetteer, integrations from keywords, e-mail and phone by "
+        "pattern) and returns the spec it could decide plus every field it could not "
+        "(`undecided`). Nothing is written. Same callers as activation."
+    ),
+    responses=problems(401, 403, 422),
+)
+async def draft(request: Request, body: DraftRequest, session: Session) -> Draft:
+    await _activating_caller(request, session, count=False)
+    return await get_drafter().draft(body.prompt)
 
 
 @router.get(

@@ -57,6 +57,8 @@ StepListener = Callable[[str], None]
 
 def planned_modules(resolved: ResolvedSpec) -> list[PlannedModule]:
     """Every module the business gets, in dependency order; those this build lacks last."""
+    if "identity" not in registry.modules:
+        raise RuntimeError("modules are not loaded: call nexus.modules.load_modules() first")
     wanted = set(resolved.modules)
     source = resolved.origins.get("modules", "spec")
     sections = resolved.settings.model_dump(mode="json", exclude_none=True)
