@@ -80,8 +80,8 @@ def serve(
     console.print(f"  console:   {base}/   (sign in at {base}/sign-in)")
     console.print(f"  API docs:  {base}/docs   (OpenAPI: {base}/openapi.json)")
     console.print(
-        "  try it:    .venv/bin/nexus tenants create --name 'Ada Stores' "
-        "--owner-email ada@example.com\n"
+        "  try it:    .venv/bin/nexus tenants create --name 'Chika Ventures' "
+        "--owner-email chika@example.com\n"
         "             open the printed password-setup link, choose a password, sign in;\n"
         "             or: curl -H 'Authorization: Bearer <the printed nxk_ key>' "
         f"{base}/api/v1/me"
