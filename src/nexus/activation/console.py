@@ -10,9 +10,9 @@ The form's fields are named like the spec's JSON paths (`business.name`, `owner.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request, Response
+from fastapi import Depends, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.activation import service
@@ -35,7 +35,7 @@ from nexus.console.shell import (
 )
 from nexus.core.context import RequestContext
 from nexus.core.errors import NexusError, ValidationFailed
-from nexus.core.http import client_address
+from nexus.core.http import Requirement, client_address
 from nexus.identity.service import credentials, users
 
 shell.add_templates(Path(__file__).parent / "templates")
@@ -96,7 +96,10 @@ INDUSTRY_LABELS: dict[Industry, str] = {
 
 
 async def _starter(request: Request) -> tuple[RequestContext, bool] | Response:
-    """The actor and whether it is trusted, or the page that says sign-up is closed."""
+    """The actor and whether it is trusted, or the page that says sign-up is closed.
+
+    Declared as a platform operator's page (`.requirement`, for the route listings); open
+    sign-up lets anyone in, as `_activating_caller` does for the API."""
     ctx = await current_caller(request)
     if ctx is not None and ctx.is_operator:
         return ctx, True
@@ -116,6 +119,10 @@ async def _starter(request: Request) -> tuple[RequestContext, bool] | Response:
         },
         status=403,
     )
+
+
+_starter.requirement = Requirement(None, "platform", platform=True)  # type: ignore[attr-defined]
+Starter = Annotated[tuple[RequestContext, bool] | Response, Depends(_starter)]
 
 
 # --- the form and the spec -----------------------------------------------------------------
@@ -278,8 +285,7 @@ def _without_password(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/start")
-async def start_page(request: Request) -> Response:
-    starter = await _starter(request)
+async def start_page(request: Request, starter: Starter) -> Response:
     if isinstance(starter, Response):
         return starter
     context = {"form": Form.empty(), "max_prompt": MAX_PROMPT_CHARS}
@@ -287,16 +293,14 @@ async def start_page(request: Request) -> Response:
 
 
 @router.get("/start/form")
-async def short_form(request: Request) -> Response:
-    starter = await _starter(request)
+async def short_form(request: Request, starter: Starter) -> Response:
     if isinstance(starter, Response):
         return starter
     return await _review(request, Form.empty(locations="0", integration=[]))
 
 
 @router.post("/start/draft")
-async def draft(request: Request) -> Response:
-    starter = await _starter(request)
+async def draft(request: Request, starter: Starter) -> Response:
     if isinstance(starter, Response):
         return starter
     values = await read_form(request)
@@ -317,9 +321,8 @@ async def draft(request: Request) -> Response:
 
 
 @router.post("/start/review")
-async def review(request: Request, session: Session) -> Response:
+async def review(request: Request, session: Session, starter: Starter) -> Response:
     """Check the form: the plan of a dry run, or the form again with what is wrong."""
-    starter = await _starter(request)
     if isinstance(starter, Response):
         return starter
     actor, trusted = starter
@@ -342,8 +345,7 @@ async def review(request: Request, session: Session) -> Response:
 
 
 @router.post("/start/activate")
-async def activate(request: Request, session: Session) -> Response:
-    starter = await _starter(request)
+async def activate(request: Request, session: Session, starter: Starter) -> Response:
     if isinstance(starter, Response):
         return starter
     actor, trusted = starter
