@@ -2,7 +2,9 @@
 # `make bench`: the kernel benchmark (benchmarks/kernel.py) on SQLite and on a private
 # PostgreSQL cluster; prints a table and writes benchmarks/results/kernel.md. Then the console
 # benchmark (benchmarks/console.py): the home page's server-side render time on both engines,
-# written to benchmarks/results/console.md.
+# written to benchmarks/results/console.md. Then the activation benchmark
+# (benchmarks/activation.py): `POST /api/v1/activate` latency over 1,000 businesses and the
+# server's memory on both engines, written to benchmarks/results/activation.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -11,4 +13,5 @@ if ! command -v wrk >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 .venv/bin/python -m benchmarks.kernel "$@"
-exec .venv/bin/python -m benchmarks.console
+.venv/bin/python -m benchmarks.console
+exec .venv/bin/python -m benchmarks.activation
