@@ -166,6 +166,8 @@ class UserToken(Base):
     """Single-use, expiring e-mailed tokens: verify e-mail, reset password, invitation."""
 
     __tablename__ = "user_tokens"
+    # Issuing a token retires the user's earlier unused ones of the same purpose.
+    __table_args__ = (Index("ix_user_tokens_user_purpose", "user_id", "purpose"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
