@@ -161,8 +161,41 @@ def live_tenant(live_server: LiveServer, live_database_url: str) -> TenantFixtur
 # --- the browser -----------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def browser_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from fresh_database_url(tmp_path_factory.mktemp("browser"), "browser")
+
+
+@pytest.fixture(scope="module")
+def browser_server(
+    browser_database_url: str, mailbox: Mailbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A live server of the browser tests' own: the API tests' traffic from the same address
+    (schemathesis) must not spend the browser's sign-in and reset allowances."""
+    server = LiveServer(browser_database_url, mailbox, tmp_path_factory.mktemp("browser-logs"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser_tenant(browser_server: LiveServer, browser_database_url: str) -> TenantFixture:
+    load_modules()
+
+    async def make() -> TenantFixture:
+        database = database_for(browser_database_url)
+        try:
+            return await make_tenant(database)
+        finally:
+            await database.dispose()
+
+    return run_async(make())
+
+
 @pytest.fixture
-def browsing(live_server: LiveServer, engine_name: str) -> Iterator[Any]:
+def browsing(browser_server: LiveServer, engine_name: str) -> Iterator[Any]:
     """Fresh browser contexts on the live server; fails the test on console errors or CSP
     violations seen by any of its pages. Chromium is launched per test: Playwright's sync API
     holds an event loop on this thread while it runs, which the async fixtures must not meet."""
@@ -174,7 +207,7 @@ def browsing(live_server: LiveServer, engine_name: str) -> Iterator[Any]:
         pytest.fail(f"Chromium is missing at {CHROMIUM}: make test installs it (apt chromium)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        session = Browsing(browser, live_server.base_url, engine_name)
+        session = Browsing(browser, browser_server.base_url, engine_name)
         try:
             yield session
             assert session.problems() == [], "the browser reported errors"

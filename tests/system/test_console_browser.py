@@ -17,23 +17,23 @@ from tests.system.conftest import LiveServer, database_for, run_async
 
 
 def test_the_owner_signs_in_and_sees_the_business_home(
-    browsing: Browsing, live_tenant: TenantFixture
+    browsing: Browsing, browser_tenant: TenantFixture
 ) -> None:
     page = browsing.page()
 
-    sign_in(page, live_tenant.owner.email, live_tenant.owner.password)
+    sign_in(page, browser_tenant.owner.email, browser_tenant.owner.password)
 
-    assert page.get_by_test_id("home-title").inner_text() == f"Biz {live_tenant.slug}"
+    assert page.get_by_test_id("home-title").inner_text() == f"Biz {browser_tenant.slug}"
     assert page.get_by_test_id("team-size").inner_text().strip() != ""
     assert page.get_by_test_id("sidebar").is_visible()
     browsing.screenshot(page, "home")
 
 
 def test_a_phone_sized_screen_gets_the_navigation_in_a_menu(
-    browsing: Browsing, live_tenant: TenantFixture
+    browsing: Browsing, browser_tenant: TenantFixture
 ) -> None:
     page = browsing.page(phone=True)
-    sign_in(page, live_tenant.owner.email, live_tenant.owner.password)
+    sign_in(page, browser_tenant.owner.email, browser_tenant.owner.password)
 
     assert not page.get_by_test_id("sidebar").is_visible()
     menu = page.get_by_test_id("mobile-nav")
@@ -47,9 +47,9 @@ def test_a_phone_sized_screen_gets_the_navigation_in_a_menu(
     assert width <= 390, "the page scrolls sideways on a phone"
 
 
-def test_signing_out_ends_the_session(browsing: Browsing, live_tenant: TenantFixture) -> None:
+def test_signing_out_ends_the_session(browsing: Browsing, browser_tenant: TenantFixture) -> None:
     page = browsing.page()
-    sign_in(page, live_tenant.owner.email, live_tenant.owner.password)
+    sign_in(page, browser_tenant.owner.email, browser_tenant.owner.password)
 
     page.get_by_test_id("sign-out").click()
 
@@ -60,11 +60,11 @@ def test_signing_out_ends_the_session(browsing: Browsing, live_tenant: TenantFix
 
 
 def test_an_invited_person_accepts_in_another_browser_and_a_role_change_takes_effect(
-    browsing: Browsing, live_tenant: TenantFixture, mailbox: Mailbox
+    browsing: Browsing, browser_tenant: TenantFixture, mailbox: Mailbox
 ) -> None:
     email = f"{unique('invitee')}@example.com"
     owner = browsing.page()
-    sign_in(owner, live_tenant.owner.email, live_tenant.owner.password)
+    sign_in(owner, browser_tenant.owner.email, browser_tenant.owner.password)
     owner.goto("/team")
     browsing.screenshot(owner, "team")
 
@@ -104,10 +104,10 @@ def test_an_invited_person_accepts_in_another_browser_and_a_role_change_takes_ef
 
 
 def test_an_api_key_made_in_the_console_works_until_it_is_revoked(
-    browsing: Browsing, live_tenant: TenantFixture, live_server: LiveServer
+    browsing: Browsing, browser_tenant: TenantFixture, browser_server: LiveServer
 ) -> None:
     page = browsing.page()
-    sign_in(page, live_tenant.owner.email, live_tenant.owner.password)
+    sign_in(page, browser_tenant.owner.email, browser_tenant.owner.password)
     page.goto("/api-keys")
     browsing.screenshot(page, "api-keys")
     page.get_by_test_id("create-key").click()
@@ -117,7 +117,7 @@ def test_an_api_key_made_in_the_console_works_until_it_is_revoked(
     page.get_by_test_id("key-submit").click()
     secret = page.get_by_test_id("new-key").inner_text().strip()
     browsing.screenshot(page, "api-key-created")
-    me = f"{live_server.base_url}/api/v1/me"
+    me = f"{browser_server.base_url}/api/v1/me"
     assert httpx.get(me, headers={"Authorization": f"Bearer {secret}"}).status_code == 200
 
     page.goto("/api-keys")
@@ -133,9 +133,9 @@ def test_an_api_key_made_in_the_console_works_until_it_is_revoked(
 
 
 def test_a_forgotten_password_is_reset_through_the_mail(
-    browsing: Browsing, live_server: LiveServer, live_database_url: str, mailbox: Mailbox
+    browsing: Browsing, browser_server: LiveServer, browser_database_url: str, mailbox: Mailbox
 ) -> None:
-    tenant = _new_tenant(live_database_url)
+    tenant = _new_tenant(browser_database_url)
     page = browsing.page()
     page.goto("/sign-in")
     page.get_by_role("link", name="Forgot your password?").click()
