@@ -277,3 +277,13 @@ async def test_the_schema_is_served(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.json()["title"] == "Business activation input"
+
+
+async def test_a_nul_character_is_a_422_naming_the_field(open_client: httpx.AsyncClient) -> None:
+    body = spec()
+    body["business"]["name"] = "Ada\u0000Stores"
+
+    response = await open_client.post(ACTIVATE, json=body)
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.business.name"

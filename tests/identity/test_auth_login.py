@@ -354,3 +354,12 @@ async def test_thirty_failures_from_one_address_lock_that_address(
         LOGIN, json={"email": tenant.owner.email, "password": PASSWORD}
     )
     assert from_elsewhere.status_code == 200
+
+
+async def test_a_nul_character_in_the_email_is_a_422_naming_it(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/auth/login", json={"email": "a\u0000b@example.com", "password": "x"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.email"

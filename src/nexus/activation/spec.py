@@ -117,9 +117,24 @@ PhoneNumber = Annotated[
     AfterValidator(_phone),
     Field(description="International phone number, stored as E.164", examples=["+2348012345678"]),
 ]
-Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+Text100 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), NoNul
+]
+Text200 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul
+]
+Text300 = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300), NoNul
+]
 
 ENV_REFERENCE = re.compile(r"^env:([A-Z_][A-Z0-9_]{0,127})$")
 
@@ -171,7 +186,7 @@ class Business(Strict):
     )
     industry: Industry = Field(description="What the business does; picks the preset")
     description: (
-        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), NoNul] | None
     ) = Field(default=None, examples=["Fashion and accessories, online and in two shops"])
     size: BusinessSize | None = Field(
         default=None,
@@ -199,9 +214,9 @@ class Address(Strict):
     line2: Text200 | None = None
     city: Text100 = Field(examples=["Ikeja"])
     region: Text100 | None = Field(default=None, examples=["Lagos"])
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = (
-        None
-    )
+    postal_code: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), NoNul] | None
+    ) = None
     country: CountryCode | None = Field(
         default=None, description="Defaults to the business's country"
     )
@@ -265,9 +280,9 @@ class SmsProvider(StrEnum):
 class Sms(Strict):
     provider: SmsProvider
     api_key: Secret
-    sender_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=16)] | None = (
-        Field(default=None, examples=["AdaStores"])
-    )
+    sender_id: (
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=16), NoNul] | None
+    ) = Field(default=None, examples=["AdaStores"])
 
 
 class Email(Strict):

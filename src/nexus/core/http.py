@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -336,6 +336,15 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = "A value cannot be stored (for example a NUL character or a number too large)"
         return problem_response(ValidationFailed(detail=detail), request)
 
+    async def database_error(request: Request, exc: Exception) -> Response:
+        # Drivers do not all classify a refused value as a DataError (asyncpg's "invalid byte
+        # sequence" for a NUL arrives as a plain DBAPIError): SQLSTATE class 22 is a data
+        # exception, the caller's input; anything else is ours.
+        sqlstate = str(getattr(getattr(exc, "orig", None), "sqlstate", "") or "")
+        if sqlstate.startswith("22"):
+            return await unstorable(request, exc)
+        return await unexpected(request, exc)
+
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return problem_response(InternalError(), request)
@@ -346,6 +355,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StaleDataError, stale)
     app.add_exception_handler(IntegrityError, integrity)
     app.add_exception_handler(DataError, unstorable)
+    app.add_exception_handler(DBAPIError, database_error)
     app.add_exception_handler(Exception, unexpected)
 
 

@@ -9,14 +9,19 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, StringConstraints
 
 from nexus.identity.schemas import Schema
+from nexus.identity.schemas.team import NoNul
 
-Email = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320)]
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320), NoNul
+]
 #: Any password a person may type; the rules for a new one are checked by the service.
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
-Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63)]
-Token = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048)]
+Slug = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=63), NoNul]
+Token = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2048), NoNul
+]
 SixDigits = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{6}$")]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoNul]
 
 
 class Login(Schema):
