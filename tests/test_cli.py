@@ -221,7 +221,8 @@ def test_activate_brings_an_example_to_life_with_a_summary(database_url: str) ->
     assert "Ada Stores is live: ada-stores" in result.output
     identity = next(line for line in result.output.splitlines() if "│ identity" in line)
     assert "roles 3, branches 2, integrations 4" in identity
-    assert "│ crm       │ unavailable" in result.output
+    assert "│ crm       │ active" in result.output
+    assert "│ commerce  │ unavailable" in result.output
     keys = API_KEY.findall(result.output)
     assert len(keys) == 1 and len(SETUP_URL.findall(result.output)) == 1
     assert get_me(database_url, keys[0]).json()["tenant_slug"] == "ada-stores"

@@ -15,11 +15,13 @@ def load_modules() -> None:
     from nexus.activation import module as activation_module
     from nexus.console import module as console_module
     from nexus.core import module as core_module
+    from nexus.crm import module as crm_module
     from nexus.identity import module as identity_module
 
     registry.register(core_module.module)
     registry.register(identity_module.module)
     registry.register(console_module.module)
+    registry.register(crm_module.module)
     registry.register(activation_module.module)
     for name, implementation in identity_module.hooks.items():
         registry.provide(name, implementation)
@@ -34,4 +36,5 @@ def all_models() -> None:
     import nexus.core.integrations
     import nexus.core.jobs
     import nexus.core.ratelimit
+    import nexus.crm.models
     import nexus.identity.models  # noqa: F401

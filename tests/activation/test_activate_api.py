@@ -83,9 +83,9 @@ async def test_an_operator_activates_a_business_and_everything_is_there(
     modules = {m["name"]: m for m in report["modules"]}
     assert modules["identity"]["status"] == "active"
     assert modules["identity"]["created"] == {"roles": 5, "branches": 2, "integrations": 1}
-    assert modules["crm"] == {"name": "crm", "status": "unavailable", "created": {}}
+    assert modules["crm"]["status"] == "active"
     assert modules["commerce"]["status"] == "unavailable"
-    assert [t["step"] for t in report["timings"]] == ["tenant", "integrations", "identity"]
+    assert [t["step"] for t in report["timings"]] == ["tenant", "integrations", "identity", "crm"]
     assert "sk_test_abc123" not in response.text
 
     tenant = await _tenant_by_slug(database, slug)
@@ -95,7 +95,7 @@ async def test_an_operator_activates_a_business_and_everything_is_there(
         "Africa/Lagos",
         "pharmacy",
     )
-    assert tenant.enabled_modules == []
+    assert tenant.enabled_modules == ["crm"]
     assert tenant.address == {"line1": "5 Aminu Kano Crescent", "city": "Abuja", "country": "NG"}
     assert tenant.business_profile["languages"] == ["en"]
     assert "contact.medical_history" in tenant.business_profile["sensitive_fields"]
@@ -216,10 +216,7 @@ async def test_a_dry_run_shows_the_plan_and_writes_nothing(
     plan = response.json()
     assert plan["currency"] == "NGN" and plan["origins"]["currency"] == "country"
     assert plan["preset"] == "healthcare" and plan["origins"]["modules"] == "spec"
-    assert [m["name"] for m in plan["modules"] if m["status"] == "unavailable"] == [
-        "crm",
-        "commerce",
-    ]
+    assert [m["name"] for m in plan["modules"] if m["status"] == "unavailable"] == ["commerce"]
     assert plan["integrations"] == ["paystack"] and plan["locations"] == 2
     assert await _tenant_by_slug(database, body["business"]["slug"]) is None
 

@@ -69,12 +69,14 @@ def test_a_role_with_an_unknown_permission_is_a_problem() -> None:
             "modules": ["identity"],
             "sections": {
                 "identity": {
-                    "roles": [{"key": "x_role", "name": "X", "permissions": ["crm.contact.read"]}]
+                    "roles": [
+                        {"key": "x_role", "name": "X", "permissions": ["telepathy.mind.read"]}
+                    ]
                 }
             },
         }
     )
-    assert preset_problems(preset) == ["role 'x_role': unknown permission 'crm.contact.read'"]
+    assert preset_problems(preset) == ["role 'x_role': unknown permission 'telepathy.mind.read'"]
 
 
 def test_a_section_for_a_module_that_does_not_exist_is_refused() -> None:

@@ -1,0 +1,20 @@
+"""The CRM's API: one router per area, under `/api/v1/crm`."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from nexus.crm.endpoints import (
+    activities,
+    companies,
+    consent,
+    contacts,
+    deals,
+    fields,
+    leads,
+    pipelines,
+)
+
+router = APIRouter()
+for area in (fields, contacts, companies, leads, pipelines, deals, activities, consent):
+    router.include_router(area.router)
