@@ -84,6 +84,12 @@ async def test_an_operator_activates_a_business_and_everything_is_there(
     assert modules["identity"]["status"] == "active"
     assert modules["identity"]["created"] == {"roles": 5, "branches": 2, "integrations": 1}
     assert modules["crm"]["status"] == "active"
+    assert modules["crm"]["created"] == {
+        "pipelines": 1,
+        "stages": 6,
+        "activity_types": 3,
+        "fields": 8,
+    }
     assert modules["commerce"]["status"] == "unavailable"
     assert [t["step"] for t in report["timings"]] == ["tenant", "integrations", "identity", "crm"]
     assert "sk_test_abc123" not in response.text

@@ -80,8 +80,10 @@ def test_a_role_with_an_unknown_permission_is_a_problem() -> None:
 
 
 def test_a_section_for_a_module_that_does_not_exist_is_refused() -> None:
-    text = "name: nonprofit\ntitle: t\ndescription: d\nmodules: [identity]\nsections: {crm: {}}\n"
-    with pytest.raises(PresetInvalid, match="crm"):
+    text = (
+        "name: nonprofit\ntitle: t\ndescription: d\nmodules: [identity]\nsections: {finance: {}}\n"
+    )
+    with pytest.raises(PresetInvalid, match="finance"):
         parse_preset(Preset.NONPROFIT, text)
 
 

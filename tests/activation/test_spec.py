@@ -117,8 +117,8 @@ def test_the_spec_overrides_the_preset() -> None:
 
 def test_a_section_for_a_module_that_does_not_exist_is_refused() -> None:
     with pytest.raises(ValidationFailed) as caught:
-        parse_spec(spec_data(modules={"settings": {"crm": {}}}))
-    assert [e.field for e in caught.value.errors] == ["body.modules.settings.crm"]
+        parse_spec(spec_data(modules={"settings": {"finance": {}}}))
+    assert [e.field for e in caught.value.errors] == ["body.modules.settings.finance"]
 
 
 def test_phone_is_normalised_to_e164() -> None:

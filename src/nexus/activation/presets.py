@@ -59,6 +59,12 @@ def preset_problems(preset: IndustryPreset) -> list[str]:
             for permission in role.permissions
             if not _permission_exists(permission, known)
         ]
+    fields = preset.sections.crm.fields if preset.sections.crm else []
+    problems += [
+        f"CRM field {field.entity}.{field.key} is listed in sensitive_fields but not sensitive"
+        for field in fields
+        if f"{field.entity}.{field.key}" in preset.sensitive_fields and not field.sensitive
+    ]
     keys = [role.key for role in roles]
     if len(keys) != len(set(keys)):
         problems.append("role keys repeat")

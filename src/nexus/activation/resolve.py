@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from babel.core import get_global
@@ -77,13 +78,29 @@ def derive_slug(name: str) -> str:
     return slug
 
 
-def merge_settings(preset: ModuleSettings, spec: ModuleSettings) -> ModuleSettings:
-    """The spec's sections override the preset's; roles are merged by key."""
+def merge_settings(
+    preset: ModuleSettings, spec: ModuleSettings, sensitive_fields: Sequence[str] = ()
+) -> ModuleSettings:
+    """The spec's sections override the preset's; roles are merged by key. A CRM field the
+    preset lists among its `sensitive_fields` stays sensitive whichever section defines it."""
     roles: dict[str, RoleSpec] = {}
     for section in (preset.identity, spec.identity):
         for role in section.roles if section else []:
             roles[role.key] = role
-    return ModuleSettings(identity=IdentitySection(roles=list(roles.values())))
+    crm = spec.crm if spec.crm is not None else preset.crm
+    if crm is not None:
+        protected = set(sensitive_fields)
+        crm = crm.model_copy(
+            update={
+                "fields": [
+                    field.model_copy(update={"sensitive": True})
+                    if f"{field.entity}.{field.key}" in protected
+                    else field
+                    for field in crm.fields
+                ]
+            }
+        )
+    return ModuleSettings(identity=IdentitySection(roles=list(roles.values())), crm=crm)
 
 
 def resolve(spec: ActivationSpec) -> ResolvedSpec:
@@ -101,7 +118,7 @@ def resolve(spec: ActivationSpec) -> ResolvedSpec:
     enabled = spec.modules.enabled
     modules = list(dict.fromkeys(enabled if enabled is not None else preset.modules))
     origins["modules"] = "spec" if enabled is not None else f"preset:{preset_name.value}"
-    settings = merge_settings(preset.sections, spec.modules.settings)
+    settings = merge_settings(preset.sections, spec.modules.settings, preset.sensitive_fields)
     origins["settings"] = _settings_origin(preset_name, spec.modules.settings)
     return ResolvedSpec(
         spec, preset, slug, currency, timezone, modules, settings, origins, warnings

@@ -5,6 +5,7 @@ from __future__ import annotations
 from nexus.core.registry import Module
 from nexus.crm.endpoints import router
 from nexus.crm.permissions import PERMISSIONS
+from nexus.crm.provision import provision
 
 module = Module(
     name="crm",
@@ -12,4 +13,5 @@ module = Module(
     depends_on=("identity",),
     router=router,
     permissions=PERMISSIONS,
+    provision=provision,
 )
