@@ -1,0 +1,57 @@
+"""The CRM's resources for the tenant-isolation walk, each made through the API."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.identity.factories import TenantFixture, unique
+from tests.resources import resource_factory
+
+
+def _created(response: httpx.Response) -> str:
+    assert response.status_code == 201, response.text
+    made: str = response.json()["id"]
+    return made
+
+
+async def _pipeline(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/pipelines",
+        json={
+            "key": unique("p").replace("-", "_"),
+            "name": "Sales",
+            "stages": [
+                {"name": "Qualified", "probability": 20},
+                {"name": "Won", "kind": "won"},
+                {"name": "Lost", "kind": "lost"},
+            ],
+        },
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
+@resource_factory("pipeline_id")
+async def make_pipeline(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    return await _pipeline(client, tenant)
+
+
+@resource_factory("deal_id")
+async def make_deal(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    pipeline_id = await _pipeline(client, tenant)
+    response = await client.post(
+        "/api/v1/crm/deals",
+        json={"title": "Uniforms", "pipeline_id": pipeline_id, "amount": {"amount_minor": 500}},
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
+@resource_factory("activity_id")
+async def make_activity(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/activities",
+        json={"kind": "call", "subject": "Call back"},
+        headers=tenant.headers,
+    )
+    return _created(response)
