@@ -280,11 +280,10 @@ async def list_deals(
         page = await paginate_nulls_last(
             session,
             statement,
-            order=NullsLast(Deal.expected_close),
+            order=NullsLast(Deal.expected_close, descending=descending),
             id_column=Deal.id,
             limit=limit,
             cursor=cursor,
-            descending=descending,
         )
     else:
         column = Deal.amount_minor if field == "amount" else Deal.created_at

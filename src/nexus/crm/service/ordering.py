@@ -21,6 +21,8 @@ from nexus.core.types import UTCDateTime
 T = TypeVar("T")
 FAR_DATE = dt.date(9999, 12, 31)
 FAR_TIME = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+EARLY_DATE = dt.date(1, 1, 1)
+EARLY_TIME = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class NullsLast:
     """Order by `column`, empty values after every other (either direction)."""
 
     column: InstrumentedAttribute[Any]
+    descending: bool = False
 
     @property
     def is_date(self) -> bool:
@@ -35,6 +38,9 @@ class NullsLast:
 
     @property
     def far(self) -> dt.date | dt.datetime:
+        """The stand-in for an empty value: after every real one in this direction."""
+        if self.descending:
+            return EARLY_DATE if self.is_date else EARLY_TIME
         return FAR_DATE if self.is_date else FAR_TIME
 
     def key(self) -> ColumnElement[Any]:
@@ -76,10 +82,10 @@ async def paginate_nulls_last(
     id_column: InstrumentedAttribute[Any],
     limit: int,
     cursor: str | None,
-    descending: bool = False,
 ) -> Page[T]:
     """One page ordered by `(order, id)`, and the cursor of the next."""
     key = order.key()
+    descending = order.descending
     if cursor:
         value, last_id = _decode(cursor, order)
         after = (
