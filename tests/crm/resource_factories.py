@@ -14,6 +14,41 @@ def _created(response: httpx.Response) -> str:
     return made
 
 
+@resource_factory("field_id")
+async def make_field(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/fields",
+        json={
+            "entity": "contact",
+            "key": unique("f").replace("-", "_"),
+            "label": "Shoe size",
+            "kind": "number",
+        },
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
+@resource_factory("contact_id")
+async def make_contact(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/contacts",
+        json={"first_name": "Chioma", "email": f"{unique('contact')}@example.com"},
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
+@resource_factory("company_id")
+async def make_company(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/companies",
+        json={"name": "Ada Stores", "email": f"{unique('company')}@example.com"},
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
 async def _pipeline(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
     response = await client.post(
         "/api/v1/crm/pipelines",

@@ -1,0 +1,136 @@
+"""What contacts and companies share: owners, tags, duplicate detection, search and sorting
+of lists, and filling one record's gaps from another when merging."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, String, cast, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from nexus.core.context import RequestContext
+from nexus.core.errors import FieldError, NexusError, invalid
+from nexus.crm.service.common import ALL_RECORDS, search_key
+from nexus.identity.errors import UserNotFound
+from nexus.identity.service import team
+
+
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Tags case-folded, in the order given, each once."""
+    return list(dict.fromkeys(search_key(tag) for tag in tags if tag.strip()))
+
+
+async def check_owner(
+    session: AsyncSession, ctx: RequestContext, owner_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The owner of a record being written: a member of the business. Without
+    `crm.record.all` one may only own records oneself."""
+    if owner_id is None or owner_id == ctx.user_id:
+        return owner_id
+    if not ctx.can(ALL_RECORDS):
+        raise invalid("body.owner_id", "You may only give records to yourself", "not_allowed")
+    try:
+        await team.get_member(session, ctx, owner_id)
+    except UserNotFound:
+        raise invalid("body.owner_id", "No such member of the business", "unknown_owner") from None
+    return owner_id
+
+
+async def check_duplicates(
+    session: AsyncSession,
+    model: Any,
+    error: type[NexusError],
+    *,
+    email_key: str | None,
+    phone: str | None,
+    except_id: uuid.UUID | None = None,
+) -> None:
+    """409 naming the live record with the same e-mail (case-insensitive) or phone."""
+    for field, column, value in (
+        ("email", model.email_key, email_key),
+        ("phone", model.phone, phone),
+    ):
+        if value is None:
+            continue
+        statement = select(model.id).where(column == value, model.deleted_at.is_(None))
+        if except_id is not None:
+            statement = statement.where(model.id != except_id)
+        existing = await session.scalar(statement.order_by(model.id).limit(1))
+        if existing is not None:
+            raise error(
+                detail=f"A record with this {field} exists",
+                errors=[FieldError(f"body.{field}", f"Already used by {existing}", "duplicate")],
+                extra={"existing_id": str(existing), "field": field},
+            )
+
+
+def has_tag(
+    session: AsyncSession, column: InstrumentedAttribute[Any], tag: str
+) -> ColumnElement[bool]:
+    """The JSON list `column` holds `tag` (JSONB containment on PostgreSQL, json_each on
+    SQLite: both read an index-free list exactly, not a text pattern)."""
+    wanted = search_key(tag)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        return column.op("@>")(func.jsonb_build_array(cast(wanted, String)))
+    elements = func.json_each(column).table_valued("value")
+    return exists(select(1).select_from(elements).where(elements.c.value == wanted))
+
+
+def matching(model: Any, q: str) -> ColumnElement[bool]:
+    """Name, e-mail or phone containing `q`, case-insensitively (the same on both engines)."""
+    term = search_key(q)
+    conditions = [
+        model.search_name.contains(term, autoescape=True),
+        model.email_key.contains(term, autoescape=True),
+    ]
+    digits = "".join(ch for ch in q if ch.isdigit())
+    if digits:
+        national = digits.lstrip("0") or digits
+        conditions.append(model.phone.contains(national, autoescape=True))
+    return or_(*conditions)
+
+
+def sorted_by(model: Any, sort: str) -> tuple[InstrumentedAttribute[Any], bool]:
+    """(sort column, descending) of a list's `sort` parameter."""
+    column = model.search_name if sort.lstrip("-") == "name" else model.created_at
+    return column, sort.startswith("-")
+
+
+def filtered(
+    statement: Select[Any],
+    session: AsyncSession,
+    model: Any,
+    *,
+    q: str | None,
+    tag: str | None,
+    owner: uuid.UUID | None,
+) -> Select[Any]:
+    if q and q.strip():
+        statement = statement.where(matching(model, q))
+    if tag and tag.strip():
+        statement = statement.where(has_tag(session, model.tags, tag))
+    if owner is not None:
+        statement = statement.where(model.owner_id == owner)
+    return statement
+
+
+def fill_gaps(keep: Any, other: Any, fields: Sequence[str]) -> list[str]:
+    """Copy `other`'s value of each field `keep` has empty; return the fields filled."""
+    filled = []
+    for field in fields:
+        if getattr(keep, field) in (None, "", {}, []) and getattr(other, field) not in (
+            None,
+            "",
+            {},
+            [],
+        ):
+            setattr(keep, field, getattr(other, field))
+            filled.append(field)
+    return filled
+
+
+def union_tags(keep: list[str], other: list[str]) -> list[str]:
+    return list(dict.fromkeys([*keep, *other]))
