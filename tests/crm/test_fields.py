@@ -7,10 +7,12 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import AuditEvent
-from nexus.core.db import Database
-from nexus.crm.models import Contact
+from nexus.core.db import Database, bind_tenant
+from nexus.crm.models import Contact, FieldDefinition
+from nexus.crm.service import fields
 from tests.identity.factories import TenantFixture, add_member, make_tenant
 
 FIELDS = "/api/v1/crm/fields"
@@ -298,3 +300,29 @@ async def test_a_sensitive_value_is_changed_and_cleared(
         ["custom"],
         ["custom"],
     ]
+
+
+async def test_values_merge_into_those_held_and_drop_deleted_fields(
+    session: AsyncSession, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await bind_tenant(session, tenant.tenant_id)
+    session.add_all(
+        [
+            FieldDefinition(entity="contact", key="tier", label="Tier", kind="text"),
+            FieldDefinition(
+                entity="contact", key="allergies", label="A", kind="text", sensitive=True
+            ),
+        ]
+    )
+    await session.flush()
+    held = fields.CustomValues(
+        plain={"tier": "gold", "retired": "x"}, sensitive={"allergies": "nuts"}
+    )
+
+    values = await fields.check_values(session, "contact", {"tier": " silver "}, held=held)
+    sealed = fields.seal(session, values.sensitive)
+
+    assert values == fields.CustomValues(plain={"tier": "silver"}, sensitive={"allergies": "nuts"})
+    assert fields.unseal(session, sealed) == {"allergies": "nuts"}
+    assert fields.seal(session, {}) is None

@@ -146,6 +146,8 @@ async def _contact_points(
     session: AsyncSession, ctx: RequestContext, email: str | None, phone: str | None
 ) -> tuple[str | None, str | None]:
     normal_email = normalise_email(email, field="body.email")
+    if not phone:
+        return normal_email, None
     normal_phone = normalise_phone(phone, await tenant_country(session, ctx), field="body.phone")
     return normal_email, normal_phone
 

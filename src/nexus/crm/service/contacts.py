@@ -179,8 +179,10 @@ async def create_contact(
     """A new contact owned by the caller unless another owner is named; 409
     `duplicate_contact` when a live contact has the same e-mail or phone."""
     email = normalise_email(data.email, field="body.email")
-    country = await tenant_country(session, ctx)
-    phone = normalise_phone(data.phone, country, field="body.phone")
+    phone = None
+    if data.phone:
+        country = await tenant_country(session, ctx)
+        phone = normalise_phone(data.phone, country, field="body.phone")
     owner_id = await records.check_owner(session, ctx, data.owner_id or ctx.user_id)
     await check_company_reference(session, ctx, data.company_id, field="body.company_id")
     values = await fields.check_values(session, ENTITY, data.custom)

@@ -48,23 +48,27 @@ async def check_duplicates(
     phone: str | None,
     except_id: uuid.UUID | None = None,
 ) -> None:
-    """409 naming the live record with the same e-mail (case-insensitive) or phone."""
-    for field, column, value in (
-        ("email", model.email_key, email_key),
-        ("phone", model.phone, phone),
-    ):
-        if value is None:
-            continue
-        statement = select(model.id).where(column == value, model.deleted_at.is_(None))
-        if except_id is not None:
-            statement = statement.where(model.id != except_id)
-        existing = await session.scalar(statement.order_by(model.id).limit(1))
-        if existing is not None:
-            raise error(
-                detail=f"A record with this {field} exists",
-                errors=[FieldError(f"body.{field}", f"Already used by {existing}", "duplicate")],
-                extra={"existing_id": str(existing), "field": field},
-            )
+    """409 naming the live record with the same e-mail (case-insensitive) or phone (one
+    query, through the e-mail and phone indexes)."""
+    matches = []
+    if email_key is not None:
+        matches.append(model.email_key == email_key)
+    if phone is not None:
+        matches.append(model.phone == phone)
+    if not matches:
+        return
+    statement = select(model.id, model.email_key).where(or_(*matches), model.deleted_at.is_(None))
+    if except_id is not None:
+        statement = statement.where(model.id != except_id)
+    found = (await session.execute(statement.order_by(model.id).limit(1))).first()
+    if found is None:
+        return
+    field = "email" if email_key is not None and found.email_key == email_key else "phone"
+    raise error(
+        detail=f"A record with this {field} exists",
+        errors=[FieldError(f"body.{field}", f"Already used by {found.id}", "duplicate")],
+        extra={"existing_id": str(found.id), "field": field},
+    )
 
 
 def has_tag(
