@@ -85,7 +85,9 @@ async def make_contact(database: Database, tenant: TenantFixture, *, audited: bo
                 actor_id=tenant.owner.user_id,
                 user_id=tenant.owner.user_id,
             )
-            record(session, ctx, "crm.contact.created", target_type="contact", target_id=contact.id)
+            record(
+                session, ctx, "crm.contact.created", target_type="crm_contact", target_id=contact.id
+            )
         return str(contact.id)
 
 

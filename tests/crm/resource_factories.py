@@ -90,3 +90,33 @@ async def make_activity(client: httpx.AsyncClient, tenant: TenantFixture) -> str
         headers=tenant.headers,
     )
     return _created(response)
+
+
+async def _lead(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/leads",
+        json={"name": "Chidi Okafor", "email": f"{unique('lead')}@example.com"},
+        headers=tenant.headers,
+    )
+    return _created(response)
+
+
+@resource_factory("lead_id")
+async def make_lead(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    return await _lead(client, tenant)
+
+
+@resource_factory("consent_id")
+async def make_consent(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    """A consent of a contact made by converting a lead."""
+    lead_id = await _lead(client, tenant)
+    converted = await client.post(
+        f"/api/v1/crm/leads/{lead_id}/convert", json={}, headers=tenant.headers
+    )
+    assert converted.status_code == 200, converted.text
+    response = await client.post(
+        f"/api/v1/crm/contacts/{converted.json()['contact_id']}/consents",
+        json={"channel": "sms", "purpose": "reminders", "source": "front desk"},
+        headers=tenant.headers,
+    )
+    return _created(response)

@@ -1,4 +1,5 @@
-"""Activities: kinds, links, assignees, done state, "my open tasks" and access."""
+"""Activities: kinds, links, assignees, done state, "my open tasks", access, and a contact's
+timeline."""
 
 from __future__ import annotations
 
@@ -203,13 +204,56 @@ async def test_activities_are_filtered(client: httpx.AsyncClient, database: Data
     ]
 
 
+async def test_the_timeline_merges_activities_and_audit_newest_first(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    contact_id = await make_contact(database, tenant)
+    other_contact = await make_contact(database, tenant)
+    first = await log(client, tenant.headers, subject="first", contact_id=contact_id)
+    await log(client, tenant.headers, subject="elsewhere", contact_id=other_contact)
+    second = await log(client, tenant.headers, subject="second", contact_id=contact_id)
+    url = f"/api/v1/crm/contacts/{contact_id}/timeline"
+
+    entries: list[tuple[str, str]] = []
+    cursor = ""
+    while True:
+        page = await client.get(f"{url}?limit=2{cursor}", headers=tenant.headers)
+        assert page.status_code == 200, page.text
+        for entry in page.json()["items"]:
+            label = entry["activity"]["id"] if entry["activity"] else entry["audit"]["action"]
+            entries.append((entry["kind"], label))
+        if page.json()["next_cursor"] is None:
+            break
+        cursor = f"&cursor={page.json()['next_cursor']}"
+
+    assert entries == [
+        ("activity", second["id"]),
+        ("activity", first["id"]),
+        ("audit", "crm.contact.created"),
+    ]
+
+
+async def test_the_timeline_of_an_unknown_contact_is_404(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    other = await crm_tenant(database)
+    foreign = await make_contact(database, other)
+
+    response = await client.get(f"/api/v1/crm/contacts/{foreign}/timeline", headers=tenant.headers)
+
+    assert response.status_code == 404
+    assert response.json()["code"] == "contact_not_found"
+
+
 async def test_list_queries_do_not_grow_with_the_page(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await crm_tenant(database)
     contact_id = await make_contact(database, tenant)
     await log(client, tenant.headers, contact_id=contact_id)
-    urls = [ACTIVITIES, f"{ACTIVITIES}/mine"]
+    urls = [ACTIVITIES, f"{ACTIVITIES}/mine", f"/api/v1/crm/contacts/{contact_id}/timeline"]
     small = []
     for url in urls:
         with counting(database) as statements:
@@ -226,3 +270,31 @@ async def test_list_queries_do_not_grow_with_the_page(
         assert len(response.json()["items"]) >= 6
 
     assert small == large
+
+
+async def test_the_timeline_shows_what_the_contacts_api_recorded(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    made = await client.post(
+        "/api/v1/crm/contacts", json={"first_name": "Ngozi"}, headers=tenant.headers
+    )
+    contact = created(made)
+    await client.patch(
+        f"/api/v1/crm/contacts/{contact['id']}",
+        json={"last_name": "Eze", "version": 1},
+        headers=tenant.headers,
+    )
+    note = await log(client, tenant.headers, kind="note", contact_id=contact["id"])
+
+    page = await client.get(
+        f"/api/v1/crm/contacts/{contact['id']}/timeline", headers=tenant.headers
+    )
+
+    kinds = [(e["kind"], (e["audit"] or {}).get("action")) for e in page.json()["items"]]
+    assert kinds == [
+        ("activity", None),
+        ("audit", "crm.contact.updated"),
+        ("audit", "crm.contact.created"),
+    ]
+    assert page.json()["items"][0]["activity"]["id"] == note["id"]

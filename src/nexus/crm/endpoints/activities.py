@@ -1,4 +1,5 @@
-"""`/api/v1/crm/activities`: calls, meetings, tasks, notes and e-mail logs; "my open tasks"."""
+"""`/api/v1/crm/activities`: calls, meetings, tasks, notes and e-mail logs; "my open tasks";
+and a contact's timeline."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from nexus.crm.schemas_deals import (
     ActivityState,
     ActivityUpdate,
     Page,
+    TimelineEntry,
 )
 from nexus.crm.service import activities
 from nexus.identity.schemas.team import UTCTime
@@ -97,3 +99,14 @@ async def update(
     if_match: IfMatch = None,
 ) -> Activity:
     return await activities.update_activity(session, ctx, activity_id, body, if_match=if_match)
+
+
+@router.get(
+    "/contacts/{contact_id}/timeline",
+    response_model=Page[TimelineEntry],
+    summary="A contact's activities and recorded changes, newest first",
+)
+async def timeline(
+    session: Session, ctx: Reader, contact_id: uuid.UUID, limit: Limit = 50, cursor: Cursor = None
+) -> Page[TimelineEntry]:
+    return await activities.contact_timeline(session, ctx, contact_id, limit=limit, cursor=cursor)

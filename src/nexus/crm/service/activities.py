@@ -31,6 +31,9 @@ from nexus.crm.service.deals import check_company, check_contact, check_member, 
 from nexus.crm.service.ordering import NullsLast, paginate_nulls_last
 from nexus.identity.service.team import tenant_of
 
+#: How the contacts service names a contact in the audit log.
+CONTACT_AUDIT_TARGET = "crm_contact"
+
 
 def view(activity: Activity) -> schemas.Activity:
     return schemas.Activity(
@@ -109,7 +112,7 @@ async def create_activity(
         session,
         ctx,
         "crm.activity.created",
-        target_type="activity",
+        target_type="crm_activity",
         target_id=activity.id,
         changes=sorted(data.model_fields_set),
     )
@@ -172,7 +175,7 @@ async def update_activity(
             session,
             ctx,
             "crm.activity.updated",
-            target_type="activity",
+            target_type="crm_activity",
             target_id=activity.id,
             changes=sorted(changed),
         )
@@ -320,7 +323,9 @@ async def contact_timeline(
     page of each, merged (three queries whatever the page size)."""
     contact = await session.scalar(
         select(Contact).where(
-            Contact.id == contact_id, visible_to(ctx, Contact.owner_id.expression)
+            Contact.id == contact_id,
+            Contact.deleted_at.is_(None),
+            visible_to(ctx, Contact.owner_id.expression),
         )
     )
     if contact is None:
@@ -329,7 +334,7 @@ async def contact_timeline(
     activities = select(Activity).where(Activity.contact_id == contact_id, _access(ctx))
     audits = select(AuditEvent).where(
         AuditEvent.tenant_id == tenant_of(ctx),
-        AuditEvent.target_type == "contact",
+        AuditEvent.target_type == CONTACT_AUDIT_TARGET,
         AuditEvent.target_id == str(contact_id),
     )
     if after is not None:

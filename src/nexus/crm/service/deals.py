@@ -231,7 +231,7 @@ async def create_deal(
         session,
         ctx,
         "crm.deal.created",
-        target_type="deal",
+        target_type="crm_deal",
         target_id=deal.id,
         changes=[field for field in data.model_fields_set if field != "custom"] + ["stage_id"],
     )
@@ -374,7 +374,7 @@ async def update_deal(
             session,
             ctx,
             "crm.deal.updated",
-            target_type="deal",
+            target_type="crm_deal",
             target_id=deal.id,
             changes=sorted(set(changed)),
         )
@@ -390,7 +390,7 @@ async def delete_deal(session: AsyncSession, ctx: RequestContext, deal_id: uuid.
         session,
         ctx,
         "crm.deal.deleted",
-        target_type="deal",
+        target_type="crm_deal",
         target_id=deal.id,
         changes=["deleted_at"],
     )
@@ -420,10 +420,10 @@ async def _today(session: AsyncSession, ctx: RequestContext) -> dt.date:
     return utcnow().astimezone(zone).date()
 
 
-def _bucket(
-    month: str | None, currency: str, found: dict[str, list[int]] | None
-) -> schemas.ForecastBucket:
-    count, value, weight = found[month or ""] if found and (month or "") in found else (0, 0, 0)
+def _bucket(month: str | None, currency: str, totals: list[int] | None) -> schemas.ForecastBucket:
+    """`totals` is `[count, value, sum of value x probability]`; the weighted value is rounded
+    half-up once, on the bucket's exact sum."""
+    count, value, weight = totals or (0, 0, 0)
     return schemas.ForecastBucket(
         month=month,
         count=count,
@@ -433,18 +433,14 @@ def _bucket(
 
 
 def _currency_forecast(
-    currency: str, labels: list[str], found: dict[str, list[int]] | None
+    currency: str, labels: list[str], found: dict[str, list[int]]
 ) -> schemas.CurrencyForecast:
-    def special(name: str) -> schemas.ForecastBucket:
-        bucket = _bucket(name, currency, found)
-        return bucket.model_copy(update={"month": None})
-
     return schemas.CurrencyForecast(
         currency=currency,
-        months=[_bucket(label, currency, found) for label in labels],
-        overdue=special("overdue"),
-        later=special("later"),
-        no_date=special("no_date"),
+        months=[_bucket(label, currency, found.get(label)) for label in labels],
+        overdue=_bucket(None, currency, found.get("overdue")),
+        later=_bucket(None, currency, found.get("later")),
+        no_date=_bucket(None, currency, found.get("no_date")),
     )
 
 
@@ -500,7 +496,7 @@ async def forecast(
         totals[2] += int(value) * int(probability)
     return schemas.Forecast(
         currency=currency,
-        forecast=_currency_forecast(currency, labels, found.get(currency)),
+        forecast=_currency_forecast(currency, labels, found.get(currency, {})),
         other_currencies=[
             _currency_forecast(other, labels, found[other])
             for other in sorted(found)

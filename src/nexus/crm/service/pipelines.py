@@ -180,7 +180,7 @@ async def create_pipeline(
         session,
         ctx,
         "crm.pipeline.created",
-        target_type="pipeline",
+        target_type="crm_pipeline",
         target_id=pipeline.id,
         changes=["key", "name", "is_default", "stages"],
     )
@@ -271,7 +271,7 @@ async def update_pipeline(
             session,
             ctx,
             "crm.pipeline.updated",
-            target_type="pipeline",
+            target_type="crm_pipeline",
             target_id=pipeline.id,
             changes=changed,
         )
@@ -300,7 +300,7 @@ async def delete_pipeline(
         if successor is not None:
             successor.is_default = True
             await session.flush()
-    record(session, ctx, "crm.pipeline.deleted", target_type="pipeline", target_id=pipeline_id)
+    record(session, ctx, "crm.pipeline.deleted", target_type="crm_pipeline", target_id=pipeline_id)
 
 
 def _money(amount: int, currency: str) -> schemas.Money:
