@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from nexus.core.db import Database
+from nexus.core.registry import registry
 from nexus.core.security import Keyring
 from nexus.modules import load_modules
 from tests.conftest import SECRET_KEYS, fresh_database_url
@@ -151,7 +152,9 @@ def live_tenant(live_server: LiveServer, live_database_url: str) -> TenantFixtur
     async def make() -> TenantFixture:
         database = database_for(live_database_url)
         try:
-            return await make_tenant(database)
+            # Every module on, so schemathesis reaches each module's operations.
+            enabled = sorted(set(registry.modules) - registry.always_enabled())
+            return await make_tenant(database, modules=enabled)
         finally:
             await database.dispose()
 

@@ -22,7 +22,11 @@ from nexus.core.types import JSONType, UTCDateTime, utcnow
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
-    __table_args__ = (Index("ix_audit_events_tenant_time", "tenant_id", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_audit_events_tenant_time", "tenant_id", "occurred_at"),
+        # A record's history (the CRM timeline): its events by time.
+        Index("ix_audit_events_target", "tenant_id", "target_type", "target_id", "occurred_at"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     tenant_id: Mapped[uuid.UUID | None] = mapped_column(index=False)
