@@ -25,6 +25,7 @@ from nexus.core.worker import Worker
 from nexus.modules import load_modules
 
 CONSOLE_STATIC = Path(__file__).parent / "console" / "static"
+CRM_STATIC = Path(__file__).parent / "crm" / "static"
 
 DESCRIPTION = """NEXUS runs a business through one API.
 
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     _mount_operations(app, database)
     install_docs(app)
     app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    app.mount("/crm/static", StaticFiles(directory=CRM_STATIC), name="crm-static")
     app.openapi = lambda: _cached_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(SecurityHeaders, dev=settings.dev)
     app.add_middleware(RequestIdAndMetrics, new_id=new_request_id)

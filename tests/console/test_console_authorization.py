@@ -13,9 +13,17 @@ from nexus.app import create_app
 from nexus.console.shell import ConsoleRoute
 from nexus.core.db import Database
 from nexus.core.http import Requirement, requirement_of
+from nexus.core.registry import registry
 from nexus.core.settings import Settings
 from tests.console.browser_client import Console
-from tests.identity.factories import add_member, make_tenant
+from tests.identity.factories import TenantFixture, add_member, make_tenant
+
+
+async def every_module_tenant(database: Database) -> TenantFixture:
+    """A business with every module on, so each module's pages are reachable."""
+    return await make_tenant(
+        database, modules=sorted(set(registry.modules) - registry.always_enabled())
+    )
 
 
 @dataclass(frozen=True)
@@ -76,7 +84,7 @@ async def test_anonymous_visitors_are_sent_to_sign_in(console: Console, page: Pa
 async def test_a_member_without_the_permission_gets_the_403_page(
     console: Console, database: Database, page: Page
 ) -> None:
-    tenant = await make_tenant(database)
+    tenant = await every_module_tenant(database)
     member = await add_member(database, tenant, permissions=[])
     await console.sign_in(member.email)
 
@@ -90,7 +98,7 @@ async def test_a_member_without_the_permission_gets_the_403_page(
 async def test_a_member_holding_the_permission_gets_the_page(
     console: Console, database: Database, page: Page
 ) -> None:
-    tenant = await make_tenant(database)
+    tenant = await every_module_tenant(database)
     assert page.requirement is not None and page.requirement.permission is not None
     member = await add_member(database, tenant, permissions=[page.requirement.permission])
     await console.sign_in(member.email)

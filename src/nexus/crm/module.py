@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nexus.core.registry import Module
+from nexus.core.registry import Module, NavEntry
+from nexus.crm.console import router as console_router
 from nexus.crm.endpoints import router
 from nexus.crm.permissions import PERMISSIONS
 from nexus.crm.provision import provision
@@ -14,4 +15,10 @@ module = Module(
     router=router,
     permissions=PERMISSIONS,
     provision=provision,
+    console_router=console_router,
+    nav=(
+        NavEntry("Contacts", "/crm/contacts", "crm.contact.read", order=100),
+        NavEntry("Companies", "/crm/companies", "crm.company.read", order=110),
+        NavEntry("Deals", "/crm/pipelines", "crm.deal.read", order=120),
+    ),
 )
