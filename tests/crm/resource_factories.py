@@ -120,3 +120,13 @@ async def make_consent(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
         headers=tenant.headers,
     )
     return _created(response)
+
+
+@resource_factory("import_id")
+async def make_import(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/imports",
+        content=f"first_name,email\nAda,{unique('import')}@example.com\n".encode(),
+        headers={**tenant.headers, "Content-Type": "text/csv"},
+    )
+    return _created(response)

@@ -7,6 +7,7 @@ from nexus.crm.console import router as console_router
 from nexus.crm.endpoints import router
 from nexus.crm.permissions import PERMISSIONS
 from nexus.crm.provision import provision
+from nexus.crm.service import imports
 
 module = Module(
     name="crm",
@@ -21,4 +22,5 @@ module = Module(
         NavEntry("Companies", "/crm/companies", "crm.company.read", order=110),
         NavEntry("Deals", "/crm/pipelines", "crm.deal.read", order=120),
     ),
+    jobs={imports.IMPORT_JOB: imports.import_job},
 )

@@ -11,10 +11,11 @@ from nexus.crm.endpoints import (
     contacts,
     deals,
     fields,
+    imports,
     leads,
     pipelines,
 )
 
 router = APIRouter()
-for area in (fields, contacts, companies, leads, pipelines, deals, activities, consent):
+for area in (fields, imports, contacts, companies, leads, pipelines, deals, activities, consent):
     router.include_router(area.router)
