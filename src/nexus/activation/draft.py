@@ -28,6 +28,7 @@ from nexus.activation import gazetteer
 from nexus.activation.gazetteer import City
 from nexus.activation.industries import Industry
 from nexus.activation.resolve import currency_of, timezone_of
+from nexus.activation.vocabulary import BUSINESS_NAME_WORDS, INDUSTRY_WORDS, NUMBER_WORDS
 from nexus.core.registry import registry
 
 MAX_PROMPT_CHARS = 2000
@@ -72,162 +73,6 @@ def get_drafter() -> Drafter:
     return cast(Drafter, implementation) if implementation is not None else RULES_DRAFTER
 
 
-INDUSTRY_WORDS: dict[Industry, tuple[str, ...]] = {
-    Industry.ECOMMERCE: (
-        "ecommerce",
-        "e-commerce",
-        "online store",
-        "online shop",
-        "shop online",
-        "sell online",
-        "selling online",
-        "webshop",
-        "web shop",
-    ),
-    Industry.RETAIL: ("retail", "shop", "store", "supermarket", "minimart", "mini mart", "kiosk"),
-    Industry.WHOLESALE: ("wholesale", "wholesaler", "distributor", "distribution business"),
-    Industry.FASHION: ("fashion", "clothing", "boutique", "tailor", "tailoring", "apparel"),
-    Industry.PHARMACY: (
-        "pharmacy",
-        "chemist",
-        "drug store",
-        "drugstore",
-        "patent medicine store",
-        "pharmacist",
-    ),
-    Industry.CLINIC: (
-        "clinic",
-        "medical centre",
-        "medical center",
-        "health centre",
-        "health center",
-    ),
-    Industry.HOSPITAL: ("hospital", "specialist hospital", "teaching hospital", "infirmary"),
-    Industry.DENTAL: ("dental", "dentist", "dental clinic", "orthodontist"),
-    Industry.LABORATORY: ("laboratory", "medical lab", "diagnostic centre", "diagnostic center"),
-    Industry.RESTAURANT: (
-        "restaurant",
-        "eatery",
-        "buka",
-        "canteen",
-        "chop bar",
-        "bistro",
-        "diner",
-        "food joint",
-        "mama put",
-    ),
-    Industry.CAFE: ("cafe", "café", "coffee shop", "coffee house", "tea shop"),
-    Industry.BAKERY: ("bakery", "bakeshop", "cake shop", "patisserie", "bakehouse"),
-    Industry.CATERING: ("catering", "caterer", "catering service", "food service"),
-    Industry.HOTEL: ("hotel", "guest house", "guesthouse", "motel", "lodge", "hostel", "resort"),
-    Industry.TRAVEL: ("travel agency", "travel agent", "tour operator", "tour company", "travel"),
-    Industry.EVENTS: ("events", "event planning", "event planner", "event centre", "event center"),
-    Industry.SCHOOL: (
-        "school",
-        "nursery school",
-        "primary school",
-        "secondary school",
-        "high school",
-        "college",
-        "kindergarten",
-        "creche",
-    ),
-    Industry.UNIVERSITY: ("university", "polytechnic", "varsity"),
-    Industry.TRAINING: ("training", "training centre", "training center", "tutoring", "bootcamp"),
-    Industry.PROFESSIONAL_SERVICES: (
-        "consultancy",
-        "consulting",
-        "consultant",
-        "advisory firm",
-        "professional services",
-    ),
-    Industry.LEGAL: ("law firm", "lawyer", "legal practice", "solicitor", "attorney", "chambers"),
-    Industry.ACCOUNTING: (
-        "accounting",
-        "accountancy",
-        "accountant",
-        "bookkeeping",
-        "audit firm",
-        "tax consultant",
-    ),
-    Industry.IT_SERVICES: (
-        "it services",
-        "it company",
-        "software company",
-        "software house",
-        "tech company",
-        "web design",
-    ),
-    Industry.MEDIA: ("media", "production company", "radio station", "publishing", "photography"),
-    Industry.FINTECH: ("fintech", "payments company", "microfinance", "lending business"),
-    Industry.INSURANCE: ("insurance", "insurer", "insurance broker", "insurance agency"),
-    Industry.REAL_ESTATE: (
-        "real estate",
-        "estate agency",
-        "estate agent",
-        "realtor",
-        "property management",
-    ),
-    Industry.CONSTRUCTION: ("construction", "builder", "building contractor", "contractor"),
-    Industry.LOGISTICS: ("logistics", "courier", "delivery company", "haulage", "freight"),
-    Industry.CLEANING: ("cleaning", "cleaners", "laundry", "dry cleaning", "janitorial"),
-    Industry.SECURITY: ("security company", "private security", "guard services"),
-    Industry.AUTOMOTIVE: (
-        "automotive",
-        "car dealership",
-        "car dealer",
-        "mechanic",
-        "auto repair",
-        "car wash",
-    ),
-    Industry.MANUFACTURING: ("manufacturing", "manufacturer", "factory"),
-    Industry.AGRICULTURE: ("farm", "farming", "agriculture", "agribusiness", "poultry", "fishery"),
-    Industry.BEAUTY: ("beauty", "salon", "hair salon", "barber", "barbershop", "cosmetics"),
-    Industry.FITNESS: ("gym", "fitness", "fitness centre", "fitness center", "health club"),
-    Industry.SPA: ("spa", "massage", "wellness centre", "wellness center"),
-    Industry.NONPROFIT: ("nonprofit", "non-profit", "ngo", "charity", "foundation"),
-    Industry.CHURCH: ("church", "parish", "chapel", "ministry"),
-    Industry.MOSQUE: ("mosque", "masjid", "islamic centre", "islamic center"),
-}
-
-INDUSTRY_LABELS = {
-    Industry.ECOMMERCE: "Online Store",
-    Industry.RETAIL: "Store",
-    Industry.IT_SERVICES: "IT Services",
-    Industry.PROFESSIONAL_SERVICES: "Consulting",
-    Industry.LEGAL: "Law Firm",
-    Industry.REAL_ESTATE: "Properties",
-    Industry.NONPROFIT: "Foundation",
-}
-
-NUMBER_WORDS = {
-    word: number
-    for number, word in enumerate(
-        [
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ],
-        start=1,
-    )
-}
 BRANCH_COUNT = re.compile(
     rf"(?<![\w-])(\d{{1,4}}|{'|'.join(NUMBER_WORDS)})\s+(?:[a-z-]+\s+)?"
     r"(?:branch(?:es)?|shops?|outlets?|stores?|locations?|offices?|sites?|clinics?|pharmacies"
@@ -428,7 +273,7 @@ def _draft_name(text: str, industry: Industry | None, place: _Place, work: _Work
     if industry is None or where is None:
         work.leave("business.name", 'no name was given (in quotes, or after "called")')
         return
-    label = INDUSTRY_LABELS.get(industry, industry.value.replace("_", " ").title())
+    label = BUSINESS_NAME_WORDS.get(industry, industry.value.replace("_", " ").title())
     name = f"{where} {label}"
     work.decide("business.name", name, f'business name "{name}" made up from place and industry')
     work.leave("business.name", f'"{name}" was made up from the place and the industry; confirm')
