@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from nexus.core.db import Database
+from nexus.core.worker import Worker
 from tests.console.browser_client import Console
 from tests.crm.dealkit import crm_tenant, make_deal, make_pipeline, stage_ids
 from tests.identity.factories import TenantFixture, add_member
@@ -298,3 +299,186 @@ async def test_moving_needs_the_update_permission(
     assert refused.status_code == 403
     held = (await client.get(f"/api/v1/crm/deals/{deal['id']}", headers=tenant.headers)).json()
     assert held["version"] == 1
+
+
+# --- imports -------------------------------------------------------------------------------
+
+IMPORT_CSV = "first_name,last_name,email\nAda,Obi,ada@example.com\nBayo,Ade,not-an-email\n"
+
+
+async def upload(console: Console, text: str, *, only_valid: bool = False) -> httpx.Response:
+    await console.get("/crm/imports/new")
+    data = {"only_valid": "1"} if only_valid else {}
+    files = {"file": ("people.csv", text.encode(), "text/csv")}
+    return await console.post("/crm/imports/new", data, files=files)
+
+
+async def test_an_invalid_file_shows_its_report_and_writes_nothing(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await console.sign_in(tenant.owner.email)
+
+    contacts_page = await console.get("/crm/contacts")
+    sent = await upload(console, IMPORT_CSV)
+    page = await console.get(sent.headers["location"])
+    listed = await console.get("/crm/imports")
+
+    assert 'data-testid="import-contacts"' in contacts_page.text
+    assert sent.status_code == 303
+    assert sent.headers["location"].startswith("/crm/imports/")
+    assert page.status_code == 200
+    assert 'data-status="invalid"' in page.text
+    assert 'data-testid="import-only-valid-rows"' in page.text
+    assert names(page.text, "problem-row") == ["3"]
+    assert names(page.text, "problem-column") == ["email"]
+    assert "hx-trigger" not in page.text
+    assert names(listed.text, "import-link") == ["people.csv"]
+    held = await client.get(CONTACTS, headers=tenant.headers)
+    assert held.json()["items"] == []
+
+
+async def test_only_the_valid_rows_are_imported_when_asked(
+    console: Console, client: httpx.AsyncClient, database: Database, worker: Worker
+) -> None:
+    tenant = await crm_tenant(database)
+    await console.sign_in(tenant.owner.email)
+
+    form = await console.get("/crm/imports/new", params={"only_valid": "1"})
+    sent = await upload(console, IMPORT_CSV, only_valid=True)
+    page = await console.get(sent.headers["location"])
+
+    assert 'data-testid="import-only-valid" checked' in form.text
+    assert sent.status_code == 303
+    assert 'data-status="validated"' in page.text
+    assert 'hx-trigger="every 2s"' in page.text
+    assert 'hx-select="#import-status"' in page.text
+    imports = await client.get("/api/v1/crm/imports", headers=tenant.headers)
+    assert [(i["status"], i["only_valid"]) for i in imports.json()["items"]] == [
+        ("validated", True)
+    ]
+    await worker.run_until_idle()
+    finished = await console.get(sent.headers["location"])
+    contacts_page = await console.get("/crm/contacts")
+    assert 'data-status="done"' in finished.text
+    assert "hx-trigger" not in finished.text
+    assert names(finished.text, "import-written") == ["1"]
+    assert names(contacts_page.text, "contact-name") == ["Ada Obi"]
+
+
+async def test_an_unreadable_upload_is_shown_on_the_form(
+    console: Console, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await console.sign_in(tenant.owner.email)
+
+    sent = await upload(console, "first_name,shoe_size\nAda,42\n")
+
+    assert sent.status_code == 422
+    assert 'data-testid="form-error"' in sent.text
+    assert 'data-testid="import-form"' in sent.text
+
+
+# --- leads ---------------------------------------------------------------------------------
+
+LEADS = "/api/v1/crm/leads"
+
+
+async def test_leads_are_listed_searched_and_filtered(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await add(client, tenant, LEADS, name="Chidi Okafor", status="qualified")
+    await add(client, tenant, LEADS, name="Ngozi Eze")
+    await console.sign_in(tenant.owner.email)
+
+    everyone = await console.get("/crm/leads")
+    found = await console.get("/crm/leads", params={"q": "chidi"})
+    qualified = await console.get("/crm/leads", params={"status": "qualified"})
+    nobody = await console.get("/crm/leads", params={"q": "zzz"})
+
+    assert everyone.status_code == 200
+    assert sorted(names(everyone.text, "lead-name")) == ["Chidi Okafor", "Ngozi Eze"]
+    assert names(found.text, "lead-name") == ["Chidi Okafor"]
+    assert names(qualified.text, "lead-name") == ["Chidi Okafor"]
+    assert 'data-testid="empty-state"' in nobody.text
+
+
+async def test_a_lead_is_converted_with_a_deal_and_links_to_its_contact(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await make_pipeline(client, tenant)
+    lead = await add(client, tenant, LEADS, name="Chidi Okafor", company_name="Okafor Foods")
+    await console.sign_in(tenant.owner.email)
+    path = f"/crm/leads/{lead['id']}"
+
+    before = await console.get(path)
+    bad = await console.post(f"{path}/convert", {"deal_title": "Catering", "deal_amount": "x"})
+    done = await console.post(f"{path}/convert", {"deal_title": "Catering", "deal_amount": "500"})
+    after = await console.get(path)
+
+    assert 'data-testid="convert-form"' in before.text
+    assert bad.status_code == 422
+    assert 'data-testid="error-deal_amount"' in bad.text
+    assert done.status_code == 303
+    held = (await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers)).json()
+    assert held["status"] == "converted"
+    assert f'href="/crm/contacts/{held["converted_contact_id"]}"' in after.text
+    assert 'data-testid="convert-form"' not in after.text
+    deal = await client.get(
+        f"/api/v1/crm/deals/{held['converted_deal_id']}", headers=tenant.headers
+    )
+    assert (deal.json()["title"], deal.json()["amount"]["amount_minor"]) == ("Catering", 50000)
+
+
+async def test_imports_and_leads_need_their_permissions(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    lead = await add(client, tenant, LEADS, name="Chidi Okafor")
+    made = await client.post(
+        "/api/v1/crm/imports",
+        content=IMPORT_CSV.encode(),
+        headers={**tenant.headers, "Content-Type": "text/csv"},
+    )
+    member = await add_member(database, tenant, permissions=["crm.contact.read"])
+    reader = await add_member(database, tenant, permissions=["crm.lead.read"])
+    await console.sign_in(member.email)
+
+    for path in (
+        "/crm/imports",
+        "/crm/imports/new",
+        f"/crm/imports/{made.json()['id']}",
+        "/crm/leads",
+        f"/crm/leads/{lead['id']}",
+    ):
+        assert (await console.get(path)).status_code == 403, path
+    contacts_page = await console.get("/crm/contacts")
+    assert 'data-testid="import-contacts"' not in contacts_page.text
+    await console.sign_in(reader.email)
+    assert 'data-testid="convert-form"' not in (await console.get(f"/crm/leads/{lead['id']}")).text
+    assert (await console.post(f"/crm/leads/{lead['id']}/convert")).status_code == 403
+    held = await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers)
+    assert held.json()["status"] == "new"
+
+
+async def test_another_business_imports_and_leads_are_404(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    other = await crm_tenant(database)
+    lead = await add(client, other, LEADS, name="Chidi Okafor")
+    made = await client.post(
+        "/api/v1/crm/imports",
+        content=IMPORT_CSV.encode(),
+        headers={**other.headers, "Content-Type": "text/csv"},
+    )
+    await console.sign_in(tenant.owner.email)
+
+    for path in (f"/crm/imports/{made.json()['id']}", f"/crm/leads/{lead['id']}"):
+        assert (await console.get(path)).status_code == 404, path
+    converted = await console.post(f"/crm/leads/{lead['id']}/convert", {})
+    assert converted.status_code == 404
+    held = await client.get(f"{LEADS}/{lead['id']}", headers=other.headers)
+    assert held.json()["status"] == "new"

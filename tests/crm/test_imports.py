@@ -86,7 +86,10 @@ async def test_only_valid_writes_the_good_rows_through_the_job_with_one_event(
         companies = list(await session.scalars(select(Company)))
         events = list(
             await session.scalars(
-                select(OutboxEvent.payload).where(OutboxEvent.type == "crm.contacts.imported")
+                select(OutboxEvent.payload).where(
+                    OutboxEvent.type == "crm.contacts.imported",
+                    OutboxEvent.tenant_id == tenant.tenant_id,
+                )
             )
         )
     assert (ada.email, ada.phone, ada.tags) == (

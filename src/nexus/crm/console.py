@@ -1,5 +1,6 @@
 """The CRM's console pages: contacts (list, a contact's page with its custom fields, timeline,
-activity form, consents, export and erasure), companies, and each pipeline's board of deals.
+activity form, consents, export and erasure), CSV imports of contacts, leads and their
+conversion, companies, and each pipeline's board of deals.
 
 Every page calls the CRM services with the schemas of `/api/v1/crm/...`, so rules, record-level
 access and audit are those of the API.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Request, Response
+from starlette.datastructures import UploadFile
 
 from nexus.console.pages.common import Session, new_router, parse, require
 from nexus.console.shell import (
@@ -26,11 +29,22 @@ from nexus.console.shell import (
     render,
 )
 from nexus.core.context import RequestContext
-from nexus.core.errors import NexusError
+from nexus.core.errors import NexusError, invalid
 from nexus.core.money import Money
 from nexus.crm.schemas_deals import ActivityCreate, DealUpdate
-from nexus.crm.schemas_leads import ConsentCreate
-from nexus.crm.service import activities, companies, contacts, deals, fields, pipelines, privacy
+from nexus.crm.schemas_leads import ConsentCreate, LeadConversion
+from nexus.crm.service import (
+    activities,
+    companies,
+    contacts,
+    deals,
+    fields,
+    imports,
+    leads,
+    pipelines,
+    privacy,
+)
+from nexus.identity.service import tenant_profile
 
 add_templates(Path(__file__).parent / "templates")
 router = new_router()
@@ -43,6 +57,11 @@ ActivityCreator = Annotated[RequestContext, require("crm.activity.create")]
 ConsentManager = Annotated[RequestContext, require("crm.consent.manage")]
 Exporter = Annotated[RequestContext, require("crm.data.export")]
 Eraser = Annotated[RequestContext, require("crm.data.erase")]
+Importer = Annotated[RequestContext, require("crm.import.run")]
+LeadReader = Annotated[RequestContext, require("crm.lead.read")]
+LeadConverter = Annotated[RequestContext, require("crm.lead.convert")]
+LEAD_STATUSES = ("new", "contacted", "qualified", "converted", "disqualified")
+TRUE = {"true", "1", "yes", "on"}
 PAGE_SIZE = 50
 BOARD_SIZE = 200
 ACTIVITY_KINDS = ("call", "meeting", "task", "note", "email")
@@ -217,6 +236,144 @@ async def erase_contact(
     await privacy.erase_contact(session, ctx, contact_id)
     url = f"/crm/contacts/{contact_id}"
     return flash(redirect(request, url), gettext(request, "The contact is erased."))
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+@router.get("/crm/imports")
+async def import_list(
+    request: Request, session: Session, ctx: Importer, cursor: str | None = None
+) -> Response:
+    page = await imports.list_imports(session, ctx, limit=PAGE_SIZE, cursor=cursor or None)
+    return await render(request, "crm/imports.html", {"imports": page.items, "page": page})
+
+
+async def _import_form(request: Request, form: Form, status: int = 200) -> Response:
+    return await render(request, "crm/import_new.html", {"form": form}, status=status)
+
+
+@router.get("/crm/imports/new")
+async def new_import(request: Request, ctx: Importer, only_valid: str | None = None) -> Response:
+    return await _import_form(request, Form.empty(only_valid="1" if only_valid else ""))
+
+
+@router.post("/crm/imports/new")
+async def upload_import(request: Request, session: Session, ctx: Importer) -> Response:
+    form = await request.form(max_files=1, max_fields=10, max_part_size=imports.MAX_BYTES + 1)
+    flag = form.get("only_valid")
+    only_valid = isinstance(flag, str) and flag.strip().lower() in TRUE
+    values = {"only_valid": "1" if only_valid else ""}
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise invalid("body.file", gettext(request, "Choose a CSV file."), "missing")
+        content = await upload.read(imports.MAX_BYTES + 1)
+        made = await imports.start_import(
+            session, ctx, content, filename=upload.filename, only_valid=only_valid
+        )
+    except NexusError as error:
+        return await _import_form(request, form_with_error(values, error), status=error.status)
+    url = f"/crm/imports/{made.id}"
+    return flash(redirect(request, url), gettext(request, "The file is checked."))
+
+
+@router.get("/crm/imports/{import_id}")
+async def import_page(
+    request: Request, session: Session, ctx: Importer, import_id: uuid.UUID
+) -> Response:
+    found = await imports.get_import(session, ctx, import_id)
+    return await render(request, "crm/import.html", {"import": found})
+
+
+# --- leads ---------------------------------------------------------------------------------
+
+
+@router.get("/crm/leads")
+async def lead_list(
+    request: Request,
+    session: Session,
+    ctx: LeadReader,
+    q: str | None = None,
+    status: str | None = None,
+    cursor: str | None = None,
+) -> Response:
+    chosen = status if status in LEAD_STATUSES else None
+    page = await leads.list_leads(
+        session, ctx, q=q or None, status=chosen, limit=PAGE_SIZE, cursor=cursor or None
+    )
+    context = {
+        "leads": page.items,
+        "page": page,
+        "q": q or "",
+        "status": chosen or "",
+        "statuses": LEAD_STATUSES,
+    }
+    return await render(request, "crm/leads.html", context)
+
+
+async def _lead_page(
+    request: Request,
+    session: Session,
+    ctx: RequestContext,
+    lead_id: uuid.UUID,
+    *,
+    form: Form | None = None,
+    status: int = 200,
+) -> Response:
+    lead = await leads.get_lead(session, ctx, lead_id)
+    context = {"lead": lead, "form": form or Form.empty()}
+    return await render(request, "crm/lead.html", context, status=status)
+
+
+@router.get("/crm/leads/{lead_id}")
+async def lead_page(
+    request: Request, session: Session, ctx: LeadReader, lead_id: uuid.UUID
+) -> Response:
+    return await _lead_page(request, session, ctx, lead_id)
+
+
+async def _conversion(
+    request: Request, session: Session, ctx: RequestContext, values: dict[str, Any]
+) -> LeadConversion:
+    title = str(values.get("deal_title") or "").strip()
+    amount = str(values.get("deal_amount") or "").strip().replace(",", "")
+    if not title:
+        if amount:
+            message = gettext(request, "Give the deal a title, or leave the amount empty.")
+            raise invalid("body.deal_title", message, "missing")
+        return parse(LeadConversion, {})
+    deal: dict[str, Any] = {"title": title}
+    if amount:
+        currency = (await tenant_profile.get_profile(session, ctx)).currency
+        try:
+            minor = Money.from_decimal(Decimal(amount), currency).amount_minor
+        except (InvalidOperation, ValueError, OverflowError):
+            message = gettext(request, "Write the amount as a number, e.g. 25000.50.")
+            raise invalid("body.deal_amount", message, "not_a_number") from None
+        deal["amount"] = {"amount_minor": minor}
+    return parse(LeadConversion, {"deal": deal})
+
+
+@router.post("/crm/leads/{lead_id}/convert")
+async def convert_lead(
+    request: Request, session: Session, ctx: LeadConverter, lead_id: uuid.UUID
+) -> Response:
+    values = await read_form(request)
+    await leads.get_lead(session, ctx, lead_id)
+    try:
+        body = await _conversion(request, session, ctx, values)
+        await leads.convert_lead(session, ctx, lead_id, body)
+    except NexusError as error:
+        session.expire_all()
+        form = form_with_error(values, error)
+        for api_name, name in (("deal.title", "deal_title"), ("deal.amount", "deal_amount")):
+            for key, reason in list(form.errors.items()):
+                if key.startswith(api_name):
+                    form.errors.setdefault(name, reason)
+        return await _lead_page(request, session, ctx, lead_id, form=form, status=error.status)
+    url = f"/crm/leads/{lead_id}"
+    return flash(redirect(request, url), gettext(request, "The lead is converted."))
 
 
 # --- companies -----------------------------------------------------------------------------
