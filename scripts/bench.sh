@@ -4,7 +4,9 @@
 # benchmark (benchmarks/console.py): the home page's server-side render time on both engines,
 # written to benchmarks/results/console.md. Then the activation benchmark
 # (benchmarks/activation.py): `POST /api/v1/activate` latency over 1,000 businesses and the
-# server's memory on both engines, written to benchmarks/results/activation.md.
+# server's memory on both engines, written to benchmarks/results/activation.md. Then the CRM
+# benchmark (benchmarks/crm.py): contact read, create, an 80/20 mix, a list of 50 over many
+# tenants and a 100,000-row CSV import on both engines, written to benchmarks/results/crm.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null 2>&1; then
@@ -14,4 +16,5 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 .venv/bin/python -m benchmarks.kernel "$@"
 .venv/bin/python -m benchmarks.console
-exec .venv/bin/python -m benchmarks.activation
+.venv/bin/python -m benchmarks.activation
+exec .venv/bin/python -m benchmarks.crm
