@@ -128,3 +128,67 @@ def test_a_deal_card_is_dragged_by_touch_on_a_phone(
 
     expect(page.get_by_test_id("flash")).to_contain_text("Touched order is moved.")
     assert stage_of(browser_server, crm_tenant, deal) == stages["proposal"]
+
+
+# --- contact imports and erasure -----------------------------------------------------------
+
+
+def csv_payload(text: str) -> dict[str, Any]:
+    return {"name": "people.csv", "mimeType": "text/csv", "buffer": text.encode()}
+
+
+def test_an_import_with_a_bad_row_is_reported_then_its_valid_rows_imported(
+    browsing: Browsing, browser_server: LiveServer, crm_tenant: TenantFixture
+) -> None:
+    surname = unique("Imported").replace("-", "")
+    text = (
+        "first_name,last_name,email\n"
+        f"Amaka,{surname},{surname.lower()}@example.com\n"
+        "Bayo,Broken,not-an-email\n"
+    )
+    page = browsing.page()
+    sign_in(page, crm_tenant.owner.email, crm_tenant.owner.password)
+    page.goto("/crm/contacts")
+    page.get_by_test_id("import-contacts").click()
+    page.get_by_test_id("import-file").set_input_files(csv_payload(text))
+    page.get_by_test_id("import-submit").click()
+
+    expect(page.get_by_test_id("import-status")).to_have_attribute("data-status", "invalid")
+    expect(page.get_by_test_id("problem-row")).to_have_text("3")
+    expect(page.get_by_test_id("problem-column")).to_have_text("email")
+    browsing.screenshot(page, "crm-import-report")
+
+    page.get_by_test_id("import-only-valid-rows").click()
+    expect(page.get_by_test_id("import-only-valid")).to_be_checked()
+    page.get_by_test_id("import-file").set_input_files(csv_payload(text))
+    page.get_by_test_id("import-submit").click()
+
+    status = page.get_by_test_id("import-status")
+    expect(status).to_have_attribute("data-status", "done", timeout=20_000)
+    expect(page.get_by_test_id("import-written")).to_have_text("1")
+    page.goto("/crm/contacts?q=" + surname)
+    expect(page.get_by_test_id("contact-name")).to_have_text(f"Amaka {surname}")
+
+
+def test_a_contact_is_erased_after_confirming(
+    browsing: Browsing, browser_server: LiveServer, crm_tenant: TenantFixture
+) -> None:
+    with api(browser_server, crm_tenant) as http:
+        made = http.post(
+            "/api/v1/crm/contacts",
+            json={"first_name": "Erin", "last_name": "Gone", "email": unique("erin") + "@x.ng"},
+        )
+        assert made.status_code == 201, made.text
+        contact_id = made.json()["id"]
+    page = browsing.page(phone=True)
+    sign_in(page, crm_tenant.owner.email, crm_tenant.owner.password)
+    page.goto(f"/crm/contacts/{contact_id}")
+
+    page.get_by_test_id("erase-contact").click()
+    page.get_by_test_id("confirm-dialog").get_by_test_id("confirm-ok").click()
+
+    expect(page.get_by_test_id("flash")).to_contain_text("The contact is erased.")
+    expect(page.get_by_test_id("contact-title")).to_have_text("Erased contact")
+    with api(browser_server, crm_tenant) as http:
+        held = http.get(f"/api/v1/crm/contacts/{contact_id}").json()
+    assert (held["first_name"], held["last_name"], held["email"]) == ("Erased contact", "", None)
