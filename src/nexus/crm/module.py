@@ -21,6 +21,7 @@ module = Module(
         NavEntry("Contacts", "/crm/contacts", "crm.contact.read", order=100),
         NavEntry("Companies", "/crm/companies", "crm.company.read", order=110),
         NavEntry("Deals", "/crm/pipelines", "crm.deal.read", order=120),
+        NavEntry("Leads", "/crm/leads", "crm.lead.read", order=115),
     ),
     jobs={imports.IMPORT_JOB: imports.import_job},
 )
