@@ -42,7 +42,6 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import event, inspect, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -55,6 +54,7 @@ from benchmarks.kernel import (
     free_port,
     postgres_database,
 )
+from benchmarks.report import Row, guarded, print_table
 from nexus.app import create_app
 from nexus.cli import upgrade_database
 from nexus.core.context import RequestContext
@@ -438,8 +438,6 @@ async def in_process(database_url: str, *, profile: bool) -> InProcess:
 
 # --- the report ------------------------------------------------------------------------------
 
-Row = tuple[str, str, str, str, str]
-
 
 def _ms(value: float) -> str:
     return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
@@ -607,22 +605,6 @@ def write_markdown(rows: list[Row], *, machine: str, measured: int) -> None:
     RESULTS.write_text("\n".join(lines))
 
 
-def print_table(rows: list[Row]) -> None:
-    table = Table("metric", "target", "SQLite", "PostgreSQL", "verdict", title="NEXUS activation")
-    for row in rows:
-        table.add_row(*row, style="red" if row[4].startswith("MISS") else None)
-    console.print(table)
-
-
-def _guarded(run: Callable[[], Run]) -> Run | str:
-    """One engine's figures, or why there are none (the other engine still runs)."""
-    try:
-        return run()
-    except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as error:
-        console.print(f"[red]failed:[/red] {error}")
-        return "failed (see output)"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
@@ -643,7 +625,7 @@ def main() -> None:
         if args.engine in ("sqlite", "both"):
             console.print("[bold]SQLite[/bold]: POST /api/v1/activate")
             url = f"sqlite+aiosqlite:///{folder / 'activation.db'}"
-            results["SQLite"] = _guarded(
+            results["SQLite"] = guarded(
                 lambda: bench_engine(url, folder, measured=args.measured, profile=args.profile)
             )
         if args.engine in ("postgresql", "both"):
@@ -653,9 +635,9 @@ def main() -> None:
                 with postgres_database() as url:
                     return bench_engine(url, folder, measured=args.measured, profile=args.profile)
 
-            results["PostgreSQL"] = _guarded(on_postgres)
+            results["PostgreSQL"] = guarded(on_postgres)
     rows = report_rows(results)
-    print_table(rows)
+    print_table(rows, title="NEXUS activation")
     write_markdown(rows, machine=machine, measured=args.measured)
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
 

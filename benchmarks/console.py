@@ -28,10 +28,10 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import event, select
 
 from benchmarks.kernel import _commit, _machine, postgres_database
+from benchmarks.report import Row, guarded, print_table
 from nexus.app import create_app
 from nexus.cli import upgrade_database
 from nexus.core.audit import record
@@ -195,8 +195,6 @@ def bench_engine(database_url: str) -> Render:
 
 # --- the report ------------------------------------------------------------------------------
 
-Row = tuple[str, str, str, str, str]
-
 
 def _ms(value: float) -> str:
     return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
@@ -253,22 +251,6 @@ def write_markdown(rows: list[Row], *, machine: str) -> None:
     RESULTS.write_text("\n".join(lines))
 
 
-def print_table(rows: list[Row]) -> None:
-    table = Table("metric", "target", "SQLite", "PostgreSQL", "verdict", title="NEXUS console")
-    for row in rows:
-        table.add_row(*row, style="red" if row[4].startswith("MISS") else None)
-    console.print(table)
-
-
-def _guarded(run: Callable[[], Render]) -> Render | str:
-    """One engine's figures, or why there are none (the other engine still runs)."""
-    try:
-        return run()
-    except (RuntimeError, OSError) as error:
-        console.print(f"[red]failed:[/red] {error}")
-        return "failed (see output)"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
@@ -280,7 +262,7 @@ def main() -> None:
         if args.engine in ("sqlite", "both"):
             console.print("[bold]SQLite[/bold]: GET / for a signed-in owner")
             url = f"sqlite+aiosqlite:///{Path(tmp) / 'console.db'}"
-            results["SQLite"] = _guarded(lambda: bench_engine(url))
+            results["SQLite"] = guarded(lambda: bench_engine(url))
         if args.engine in ("postgresql", "both"):
             console.print("[bold]PostgreSQL[/bold]: GET / for a signed-in owner")
 
@@ -288,9 +270,9 @@ def main() -> None:
                 with postgres_database() as url:
                     return bench_engine(url)
 
-            results["PostgreSQL"] = _guarded(on_postgres)
+            results["PostgreSQL"] = guarded(on_postgres)
     rows = report_rows(results)
-    print_table(rows)
+    print_table(rows, title="NEXUS console")
     write_markdown(rows, machine=machine)
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
 

@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from rich.table import Table
 from sqlalchemy import insert
 
 from benchmarks.kernel import (
@@ -50,6 +49,7 @@ from benchmarks.kernel import (
     server,
     server_env,
 )
+from benchmarks.report import Row, guarded, print_table
 from nexus.cli import upgrade_database
 from nexus.core.context import RequestContext
 from nexus.core.db import Database
@@ -373,7 +373,6 @@ def bench_engine(
 ENGINES = ("SQLite", "PostgreSQL")
 Show = Callable[[EngineResult], str]
 Check = Callable[[EngineResult], bool | None]
-Row = tuple[str, str, str, str, str]
 
 
 def _ms(value: float) -> str:
@@ -484,13 +483,6 @@ def write_markdown(rows: list[Row], *, seconds: int, machine: str, contacts: int
     RESULTS.write_text("\n".join(lines))
 
 
-def print_table(rows: list[Row]) -> None:
-    table = Table("metric", "target", "SQLite", "PostgreSQL", "verdict", title="NEXUS CRM")
-    for row in rows:
-        table.add_row(*row, style="red" if row[4].startswith("MISS") else None)
-    console.print(table)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per figure")
@@ -515,7 +507,7 @@ def main() -> None:
         folder = Path(tmp)
         if args.engine in ("sqlite", "both"):
             console.print("[bold]SQLite[/bold]")
-            results["SQLite"] = _guarded(
+            results["SQLite"] = guarded(
                 lambda: run(f"sqlite+aiosqlite:///{folder / 'bench.db'}", folder)
             )
         if args.engine in ("postgresql", "both"):
@@ -525,20 +517,11 @@ def main() -> None:
                 with postgres_database() as url:
                     return run(url, folder)
 
-            results["PostgreSQL"] = _guarded(on_postgres)
+            results["PostgreSQL"] = guarded(on_postgres)
     rows = report_rows(results)
-    print_table(rows)
+    print_table(rows, title="NEXUS CRM")
     write_markdown(rows, seconds=args.seconds, machine=machine, contacts=args.contacts)
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
-
-
-def _guarded(run: Callable[[], EngineResult]) -> EngineResult | str:
-    """One engine's figures, or why there are none (the other engine still runs)."""
-    try:
-        return run()
-    except (RuntimeError, OSError, subprocess.SubprocessError, httpx.HTTPError) as error:
-        console.print(f"[red]failed:[/red] {error}")
-        return "failed (see output)"
 
 
 if __name__ == "__main__":

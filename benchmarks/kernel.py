@@ -38,9 +38,9 @@ from typing import Any
 import asyncpg
 import httpx
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import event
 
+from benchmarks.report import Row, guarded, print_table
 from nexus.app import create_app
 from nexus.cli import upgrade_database
 from nexus.core.context import RequestContext
@@ -415,7 +415,6 @@ def _verdict(passes: dict[str, bool | None]) -> str:
 
 Show = Callable[[EngineResult], str]
 Check = Callable[[EngineResult], bool | None]
-Row = tuple[str, str, str, str, str]
 
 
 def _login_cell(r: EngineResult) -> str:
@@ -547,14 +546,6 @@ def write_markdown(rows: list[Row], *, seconds: int, machine: str) -> None:
     RESULTS.write_text("\n".join(lines))
 
 
-def print_table(rows: list[Row]) -> None:
-    table = Table("metric", "target", "SQLite", "PostgreSQL", "verdict", title="NEXUS kernel")
-    for row in rows:
-        style = "red" if row[4].startswith("MISS") else None
-        table.add_row(*row, style=style)
-    console.print(table)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="wrk duration per figure")
@@ -571,7 +562,7 @@ def main() -> None:
         if args.engine in ("sqlite", "both"):
             console.print("[bold]SQLite[/bold]")
             url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-            results["SQLite"] = _guarded(
+            results["SQLite"] = guarded(
                 lambda: bench_engine(url, folder, seconds=args.seconds, warmup=args.warmup)
             )
         if args.engine in ("postgresql", "both"):
@@ -581,20 +572,11 @@ def main() -> None:
                 with postgres_database() as url:
                     return bench_engine(url, folder, seconds=args.seconds, warmup=args.warmup)
 
-            results["PostgreSQL"] = _guarded(on_postgres)
+            results["PostgreSQL"] = guarded(on_postgres)
     rows = report_rows(results)
-    print_table(rows)
+    print_table(rows, title="NEXUS kernel")
     write_markdown(rows, seconds=args.seconds, machine=machine)
     console.print(f"written to {RESULTS.relative_to(ROOT)}")
-
-
-def _guarded(run: Callable[[], EngineResult]) -> EngineResult | str:
-    """One engine's figures, or why there are none (the other engine still runs)."""
-    try:
-        return run()
-    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
-        console.print(f"[red]failed:[/red] {error}")
-        return "failed (see output)"
 
 
 if __name__ == "__main__":
