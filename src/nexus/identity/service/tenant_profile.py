@@ -50,7 +50,12 @@ def _requested(model: Any, *, clearable: frozenset[str]) -> dict[str, Any]:
 
 
 async def _tenant(session: AsyncSession, ctx: RequestContext) -> Tenant:
-    return (await session.scalars(select(Tenant).where(Tenant.id == tenant_of(ctx)))).one()
+    # The caller's tenant is usually already loaded (the credential's lookup joins it): the
+    # identity map answers without a query.
+    tenant = await session.get(Tenant, tenant_of(ctx))
+    if tenant is None:
+        raise LookupError(f"tenant {tenant_of(ctx)} of the caller does not exist")
+    return tenant
 
 
 def _profile(tenant: Tenant) -> schemas.TenantProfile:
