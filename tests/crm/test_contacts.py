@@ -133,6 +133,30 @@ async def test_duplicates_by_email_or_phone_answer_409_with_the_existing_id(
     assert [c["id"] for c in listed.json()["items"]] == [first["id"]]
 
 
+async def test_when_email_and_phone_match_different_contacts_the_email_match_is_named(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    by_phone = await add_contact(client, tenant.headers, phone="08031234567")
+    by_email = await add_contact(client, tenant.headers, email="ada@example.com")
+
+    both = await client.post(
+        CONTACTS,
+        json={"first_name": "B", "email": "ada@example.com", "phone": "08031234567"},
+        headers=tenant.headers,
+    )
+    phone_only = await client.post(
+        CONTACTS,
+        json={"first_name": "B", "email": "new@example.com", "phone": "08031234567"},
+        headers=tenant.headers,
+    )
+
+    assert (both.status_code, both.json()["field"]) == (409, "email")
+    assert both.json()["existing_id"] == by_email["id"]
+    assert (phone_only.status_code, phone_only.json()["field"]) == (409, "phone")
+    assert phone_only.json()["existing_id"] == by_phone["id"]
+
+
 async def test_an_update_into_a_duplicate_is_refused_and_a_deleted_one_does_not_count(
     client: httpx.AsyncClient, database: Database
 ) -> None:
