@@ -211,14 +211,14 @@ def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={sqlite_driver.BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         # Writers take the write lock up front, so a read that later writes cannot hit
         # SQLITE_BUSY half-way; readers stay deferred and never block anyone in WAL mode.
-        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        statement = sqlite_driver.IMMEDIATE if immediate else "BEGIN"
         driver = connection.connection.dbapi_connection
         if isinstance(driver, sqlite_driver.OneHopConnection):
             driver.begin(statement)  # sent with the transaction's first statement

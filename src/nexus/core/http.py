@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, bind_tenant, database_of
+from nexus.core.db import Database, bind_tenant, database_of, keep_loaded
 from nexus.core.errors import (
     Conflict,
     FieldError,
@@ -193,6 +193,12 @@ async def _resolve_caller(
         # writes, which would then wait on it; resolve in a read transaction instead.
         async with database.session(write=False) as reader:
             ctx = await resolve(request, reader)
+            # What the lookup loaded (the caller's business, key, user) is copied into the
+            # request's session without a query, as if it had been read there. A write to a
+            # copy that another transaction changed since fails on its version, as it would
+            # on PostgreSQL, where the lookup runs in the request's own transaction.
+            for loaded in reader.info.get("kept", ()):
+                keep_loaded(session, await session.merge(loaded, load=False))
         await bind_tenant(session, ctx.tenant_id if ctx else None)
         return ctx
     return await resolve(request, session)

@@ -9,12 +9,20 @@ hands back the rows with the description, row count and last row id. A transacti
 travels with its first statement, and COMMIT/ROLLBACK with no transaction open cost nothing, so
 a one-row read transaction is two hops instead of eleven.
 
+Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, ... up to 100 ms
+between tries, so with several processes writing, a waiter keeps sleeping past the moments the
+lock is free and another process takes it again (seconds at the 99th percentile). A writer's
+`BEGIN IMMEDIATE` is therefore tried without SQLite's busy wait, and while the lock is taken
+the event loop (not the connection's thread) waits 0.2 ms, doubling up to 2 ms, and tries
+again, for up to `WRITE_LOCK_TIMEOUT` seconds.
+
 Passed to `create_async_engine(..., module=dbapi())`; server-side cursors (streaming) keep
 SQLAlchemy's own cursor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
 from collections.abc import Sequence
@@ -30,13 +38,44 @@ from sqlalchemy.util import EMPTY_DICT
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 
+IMMEDIATE = "BEGIN IMMEDIATE"
+#: How long a writer waits for the write lock before "database is locked" (seconds).
+WRITE_LOCK_TIMEOUT = 30.0
+FIRST_WAIT, LONGEST_WAIT = 0.0002, 0.002
+#: The connections' own busy timeout (ms), for anything other than taking the write lock.
+BUSY_TIMEOUT_MS = 30000
+
+
+class _Busy:
+    """The write lock was taken: nothing ran."""
+
+
+BUSY = _Busy()
+
+
+def _begin_immediate(cursor: sqlite3.Cursor) -> bool:
+    """Take the write lock if it is free, without SQLite's sleeping busy handler."""
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        cursor.execute(IMMEDIATE)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY:
+            return False
+        raise
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return True
+
 
 def _execute(
     connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
-) -> _Outcome:
+) -> _Outcome | _Busy:
     cursor = connection.cursor()
     try:
-        if begin is not None:
+        if begin == IMMEDIATE:
+            if not _begin_immediate(cursor):
+                return BUSY
+        elif begin is not None:
             cursor.execute(begin)
         if many:
             cursor.executemany(operation, parameters)
@@ -92,9 +131,19 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
         async with adapted._execute_mutex:
             begin, adapted.pending_begin = adapted.pending_begin, None
-            outcome: _Outcome = await connection._execute(  # type: ignore[no-untyped-call]
-                lambda: _execute(connection._conn, begin, operation, parameters, many)
-            )
+            wait, deadline = FIRST_WAIT, None
+            while True:
+                outcome: _Outcome | _Busy = await connection._execute(  # type: ignore[no-untyped-call]
+                    lambda: _execute(connection._conn, begin, operation, parameters, many)
+                )
+                if not isinstance(outcome, _Busy):
+                    break
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + WRITE_LOCK_TIMEOUT
+                if now >= deadline:
+                    raise sqlite3.OperationalError("database is locked")
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, LONGEST_WAIT)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
