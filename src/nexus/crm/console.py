@@ -31,6 +31,7 @@ from nexus.console.shell import (
 from nexus.core.context import RequestContext
 from nexus.core.errors import NexusError, invalid
 from nexus.core.money import Money
+from nexus.crm import console_forms
 from nexus.crm.schemas_deals import ActivityCreate, DealUpdate
 from nexus.crm.schemas_leads import ConsentCreate, LeadConversion
 from nexus.crm.service import (
@@ -48,6 +49,8 @@ from nexus.identity.service import tenant_profile
 
 add_templates(Path(__file__).parent / "templates")
 router = new_router()
+# The forms first: `/crm/contacts/new` must not be read as a contact's id.
+router.include_router(console_forms.router)
 
 ContactReader = Annotated[RequestContext, require("crm.contact.read")]
 CompanyReader = Annotated[RequestContext, require("crm.company.read")]
