@@ -86,10 +86,25 @@ def current_tenant(session: Session | AsyncSession) -> uuid.UUID | None:
 
 
 async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
-    """Scope the session to one tenant (or to none), and tell the database transaction too."""
+    """Scope the session to one tenant (or to none), and tell the database transaction too
+    (once: binding the tenant the transaction already carries costs no round trip)."""
     session.info["tenant_id"] = tenant_id
-    if session.in_transaction():
-        await session.run_sync(lambda s: _set_transaction_tenant(s.connection(), tenant_id))
+    if not session.in_transaction() or not _is_postgresql(session):
+        return
+    transaction = session.sync_session.get_transaction()
+    if session.info.get(_TRANSACTION_TENANT) == (id(transaction), tenant_id):
+        return
+    await session.run_sync(lambda s: _set_transaction_tenant(s.connection(), tenant_id))
+    session.info[_TRANSACTION_TENANT] = (id(transaction), tenant_id)
+
+
+#: (the session transaction's id, the tenant set on it), kept in `session.info`. (A savepoint
+#: rolled back would undo a setting made inside it; NEXUS opens none.)
+_TRANSACTION_TENANT = "transaction_tenant"
+
+
+def _is_postgresql(session: AsyncSession | Session) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def _set_transaction_tenant(connection: Connection, tenant_id: uuid.UUID | None) -> None:
@@ -198,6 +213,7 @@ def _tenant_on_transaction(
     tenant = current_tenant(session)
     if tenant is not None:
         _set_transaction_tenant(connection, tenant)
+    session.info[_TRANSACTION_TENANT] = (id(transaction), tenant)
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
