@@ -260,6 +260,10 @@ async def test_a_stale_version_is_a_conflict_shown_on_the_form(
         "Someone changed this record after you opened it. Reload the page to see their "
         "changes, then make yours again."
     ]
+    reload = f'<a href="/crm/contacts/{contact["id"]}/edit" role="button"'
+    assert reload in stale.text.split('data-testid="conflict"')[1]
+    fresh = await console.get(f"/crm/contacts/{contact['id']}/edit")
+    assert '<input type="hidden" name="version" value="2">' in fresh.text
     kept = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
     assert (kept["first_name"], kept["job_title"], kept["version"]) == ("Ada", "Chef", 2)
 

@@ -195,6 +195,14 @@ def _failed(values: dict[str, Any], error: NexusError, request: Request) -> Form
     return form
 
 
+async def _form_page(
+    request: Request, template: str, context: dict[str, Any], status: int
+) -> Response:
+    """A form page; after a 412 it links to the form as it is now (the same address)."""
+    reload_url = request.url.path if status == 412 else None
+    return await render(request, template, {**context, "reload_url": reload_url}, status=status)
+
+
 def _existing(error: NexusError | None) -> str | None:
     """The id of the record a 409 says is a duplicate."""
     if error is None or error.status != 409:
@@ -254,8 +262,8 @@ async def _contact_form(
         ),
         "existing_id": _existing(error),
     }
-    return await render(
-        request, "crm/contact_form.html", context, status=error.status if error else 200
+    return await _form_page(
+        request, "crm/contact_form.html", context, error.status if error else 200
     )
 
 
@@ -374,8 +382,8 @@ async def _company_form(
         "owners": await _owners(session, ctx),
         "existing_id": _existing(error),
     }
-    return await render(
-        request, "crm/company_form.html", context, status=error.status if error else 200
+    return await _form_page(
+        request, "crm/company_form.html", context, error.status if error else 200
     )
 
 
@@ -521,7 +529,7 @@ async def _deal_form(
             else None
         ),
     }
-    return await render(request, "crm/deal_form.html", context, status=status)
+    return await _form_page(request, "crm/deal_form.html", context, status)
 
 
 def _fold_amount(form: Form) -> Form:
@@ -714,7 +722,7 @@ async def _pipeline_form(
     blank = {"id": None, "name": "", "probability": None, "kind": "open"}
     shown = rows + [dict(blank) for _ in range(2 if pipeline is None else 1)]
     context = {"form": form, "pipeline": pipeline, "rows": shown, "stage_kinds": STAGE_KINDS}
-    return await render(request, "crm/pipeline_form.html", context, status=status)
+    return await _form_page(request, "crm/pipeline_form.html", context, status)
 
 
 @router.get("/crm/pipelines/new")
@@ -830,7 +838,7 @@ async def _lead_form(
         "owners": await _owners(session, ctx),
         "statuses": LEAD_STATUSES,
     }
-    return await render(request, "crm/lead_form.html", context, status=status)
+    return await _form_page(request, "crm/lead_form.html", context, status)
 
 
 def _lead_fields(
@@ -930,7 +938,7 @@ async def _field_settings(
     found = (await fields.list_fields(session, ctx, limit=200)).items
     groups = [(entity, [d for d in found if d.entity == entity]) for entity in ENTITIES]
     context = {"groups": groups, "form": form, "entities": ENTITIES, "kinds": KINDS}
-    return await render(request, "crm/fields.html", context, status=status)
+    return await _form_page(request, "crm/fields.html", context, status)
 
 
 @router.get("/crm/settings/fields")
@@ -964,7 +972,7 @@ async def _field_form(
     request: Request, definition: FieldDefinition, form: Form, *, status: int = 200
 ) -> Response:
     context = {"definition": definition, "form": form}
-    return await render(request, "crm/field_form.html", context, status=status)
+    return await _form_page(request, "crm/field_form.html", context, status)
 
 
 @router.get("/crm/settings/fields/{field_id}/edit")
