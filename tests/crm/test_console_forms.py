@@ -867,3 +867,29 @@ async def test_custom_fields_are_added_changed_and_deleted(
     assert deleted.status_code == 303
     left = (await held(client, tenant, FIELDS))["items"]
     assert [(f["key"], f["sensitive"]) for f in left] == [("nin", True)]
+
+
+async def test_editing_a_record_of_a_former_member_keeps_its_owner(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    staff = await add_member(database, tenant, permissions=["crm.contact.create"])
+    contact = await add(client, tenant, CONTACTS, first_name="Ada", owner_id=str(staff.user_id))
+    left = await client.post(
+        f"/api/v1/identity/users/{staff.user_id}/deactivate", headers=tenant.headers
+    )
+    assert left.status_code in (200, 204), left.text
+    await console.sign_in(tenant.owner.email)
+
+    form = await console.get(f"/crm/contacts/{contact['id']}/edit")
+    saved = await console.post(
+        f"/crm/contacts/{contact['id']}/edit",
+        {"first_name": "Adaeze", "owner_id": "", "version": "1"},
+    )
+
+    owner_select = form.text.split('name="owner_id"')[1].split("</select>")[0]
+    assert owner_select.split("<option")[1].startswith(' value="" >Keep the current owner<')
+    assert " selected" not in owner_select  # the first option, "keep", is the one chosen
+    assert saved.status_code == 303
+    kept = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
+    assert (kept["first_name"], kept["owner_id"]) == ("Adaeze", str(staff.user_id))

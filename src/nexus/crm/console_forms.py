@@ -232,7 +232,8 @@ async def _records(
     statement = select(*columns).where(*live).order_by(model.search_name).limit(CHOICES)
     rows = list((await session.execute(statement)).all())
     if current is not None and all(row[0] != current for row in rows):
-        rows += list((await session.execute(select(*columns).where(model.id == current))).all())
+        linked = select(*columns).where(model.id == current, *live)
+        rows += list((await session.execute(linked)).all())
     return [(str(row[0]), " ".join(str(part) for part in row[1:] if part)) for row in rows]
 
 
@@ -550,7 +551,8 @@ async def _deal_fields(
     pipeline: Any,
 ) -> dict[str, Any]:
     currency = (await tenant_profile.get_profile(session, ctx)).currency
-    stage = next((s for s in pipeline.stages if str(s.id) == values.get("stage_id")), None)
+    stages = pipeline.stages if pipeline is not None else []
+    stage = next((s for s in stages if str(s.id) == values.get("stage_id")), None)
     body: dict[str, Any] = {
         "title": values.get("title", ""),
         "stage_id": values.get("stage_id") or None,
