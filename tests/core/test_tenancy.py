@@ -1,17 +1,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 import pytest
+from fastapi import APIRouter
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nexus.core.db import across_tenants, bind_tenant
+from nexus.core.context import RequestContext
+from nexus.core.db import Database, across_tenants, bind_tenant
 from nexus.core.errors import TenantContextMissing
+from nexus.core.http import NexusRoute, Session, require
+from nexus.core.settings import Settings
 from nexus.identity.models import ACTIVE, Membership, Role, User
-from tests.core.conftest import add_tenant
-from tests.identity.factories import unique
+from tests.core.conftest import add_tenant, app_with, client_for
+from tests.identity.factories import make_tenant, unique
 
 
 async def _roles(session: AsyncSession, tenant_id: uuid.UUID, *keys: str) -> list[Role]:
@@ -206,3 +211,34 @@ async def test_the_database_transaction_knows_the_bound_tenant(
     setting = await session.scalar(text("SELECT current_setting('app.tenant_id')"))
 
     assert setting == str(tenant.id)
+
+
+def _setting_router() -> APIRouter:
+    router = APIRouter(route_class=NexusRoute)
+
+    @router.get("/test/tenant-setting")
+    async def setting(
+        session: Session,
+        ctx: Annotated[RequestContext, require(None, module="identity")],
+    ) -> dict[str, str | None]:
+        found = await session.scalar(text("SELECT current_setting('app.tenant_id', true)"))
+        return {"setting": found}
+
+    return router
+
+
+async def test_a_request_carries_its_callers_tenant_on_the_transaction(
+    settings: Settings, database: Database, engine_name: str
+) -> None:
+    if engine_name != "postgresql":
+        pytest.skip("the transaction-level tenant setting exists on PostgreSQL")
+    tenant = await make_tenant(database)
+    app = app_with(settings, database, _setting_router())
+    by_key = {"Authorization": f"Bearer {tenant.api_key}"}
+
+    async with await client_for(app) as client:
+        with_key = await client.get("/test/tenant-setting", headers=by_key)
+        with_token = await client.get("/test/tenant-setting", headers=tenant.headers)
+
+    assert with_key.json() == {"setting": str(tenant.tenant_id)}
+    assert with_token.json() == {"setting": str(tenant.tenant_id)}

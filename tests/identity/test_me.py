@@ -55,9 +55,14 @@ class SelectCounter:
     def __init__(self, database: Database) -> None:
         self.engines = {database.engine.sync_engine, database.read_engine.sync_engine}
         self.statements: list[str] = []
+        #: `SELECT set_config(...)` alone: the tenant put on a PostgreSQL transaction.
+        self.tenant_settings: list[str] = []
 
     def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if statement.lstrip().upper().startswith("SELECT") and "set_config" not in statement:
+        text = statement.lstrip().upper()
+        if text.startswith("SELECT SET_CONFIG("):
+            self.tenant_settings.append(statement)
+        elif text.startswith("SELECT"):
             self.statements.append(statement)
 
     def __enter__(self) -> SelectCounter:
@@ -82,6 +87,8 @@ async def test_me_with_api_key_costs_one_select(
 
     assert response.status_code == 200
     assert len(counter.statements) == 1, counter.statements
+    # On PostgreSQL the key's lookup itself puts its tenant on the transaction.
+    assert counter.tenant_settings == []
 
 
 async def test_me_with_access_token_costs_two_selects(

@@ -14,7 +14,14 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.context import RequestContext
-from nexus.core.db import across_tenants, bind_tenant, database_of, keep_loaded
+from nexus.core.db import (
+    across_tenants,
+    bind_tenant,
+    database_of,
+    keep_loaded,
+    set_transaction_tenant,
+    tenant_set_by_lookup,
+)
 from nexus.core.errors import TenantSuspended, Unauthenticated
 from nexus.core.registry import registry
 from nexus.core.security import Keyring, random_token
@@ -204,7 +211,9 @@ _SESSION_CALLER = (
     .where(AuthSession.id == bindparam("session_id"))
 )
 _CONSOLE_CALLER = (
-    select(AuthSession, User, Membership, Role, Tenant)
+    select(
+        AuthSession, User, Membership, Role, Tenant, set_transaction_tenant(AuthSession.tenant_id)
+    )
     .join(User, User.id == AuthSession.user_id)
     .outerjoin(
         Membership,
@@ -215,7 +224,7 @@ _CONSOLE_CALLER = (
     .where(AuthSession.token_hash == bindparam("token_hash"), AuthSession.kind == CONSOLE)
 )
 _API_KEY_CALLER = (
-    select(ApiKey, Tenant, User, Membership.status)
+    select(ApiKey, Tenant, User, Membership.status, set_transaction_tenant(ApiKey.tenant_id))
     .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
     .outerjoin(User, User.id == ApiKey.user_id)
     .outerjoin(
@@ -327,10 +336,11 @@ async def console_caller(
     if row is None:
         raise InvalidToken()
     auth_session = row[0]
+    tenant_set_by_lookup(session, auth_session.tenant_id)
     now = utcnow()
     if auth_session.expires_at <= now:
         raise InvalidToken()
-    ctx = _session_context(row, auth_session.tenant_id, request_id, client_address, session)
+    ctx = _session_context(row[:5], auth_session.tenant_id, request_id, client_address, session)
     if now - auth_session.last_seen_at >= CONSOLE_SEEN_EVERY:
         async with database_of(session).transaction() as own:
             await own.execute(
@@ -351,7 +361,8 @@ async def _api_key_caller(
     now = utcnow()
     if row is None:
         raise InvalidToken()
-    key, tenant, maker, membership_status = row
+    key, tenant, maker, membership_status, _ = row
+    tenant_set_by_lookup(session, key.tenant_id)
     keep_loaded(session, key, tenant, maker)
     if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
         raise InvalidToken()
