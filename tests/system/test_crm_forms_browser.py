@@ -52,3 +52,41 @@ def test_a_contact_is_added_through_the_form_with_its_custom_fields(
     with api(browser_server, crm_tenant) as http:
         held = http.get(f"/api/v1/crm/contacts/{contact_id}").json()
     assert held["custom"] == {"loyalty_card": "LC-4471", "blood_group": "O"}
+
+
+def test_a_pipeline_stage_is_moved_up_and_removed_after_confirming(
+    browsing: Browsing,
+    browser_server: LiveServer,
+    crm_tenant: TenantFixture,  # noqa: F811
+) -> None:
+    stages = [
+        {"name": "Qualified", "key": "qualified"},
+        {"name": "Proposal", "key": "proposal"},
+        {"name": "Won", "key": "won", "kind": "won"},
+        {"name": "Lost", "key": "lost", "kind": "lost"},
+    ]
+    with api(browser_server, crm_tenant) as http:
+        key = unique("p").replace("-", "_")
+        made = http.post(
+            "/api/v1/crm/pipelines", json={"name": "Orders", "key": key, "stages": stages}
+        )
+        assert made.status_code == 201, made.text
+        pipeline_id = made.json()["id"]
+    page = browsing.page()
+    sign_in(page, crm_tenant.owner.email, crm_tenant.owner.password)
+    page.goto(f"/crm/pipelines/{pipeline_id}/board")
+    page.get_by_test_id("edit-pipeline").click()
+    rows = page.get_by_test_id("stage-row")
+
+    rows.nth(1).get_by_test_id("stage-up").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("The pipeline is saved.")
+    expect(rows.nth(0).locator('[name="stages.0.name"]')).to_have_value("Proposal")
+    rows.nth(1).get_by_test_id("stage-remove").click()
+    page.get_by_test_id("confirm-dialog").get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("flash")).to_contain_text("The pipeline is saved.")
+    expect(rows).to_have_count(3)
+    browsing.screenshot(page, "crm-pipeline-form")
+
+    with api(browser_server, crm_tenant) as http:
+        held = http.get(f"/api/v1/crm/pipelines/{pipeline_id}").json()
+    assert [stage["name"] for stage in held["stages"]] == ["Proposal", "Won", "Lost"]
