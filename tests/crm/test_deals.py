@@ -402,3 +402,60 @@ async def test_the_forecast_sums_open_deals_by_month_and_currency(
     assert [u["currency"] for u in usd] == ["USD"]
     assert [_bucket(b) for b in usd[0]["months"]][1] == (next_.strftime("%Y-%m"), 1, 5000, 1750)
     assert usd[0]["months"][1]["value"]["currency"] == "USD"
+
+
+async def test_custom_values_are_checked_against_the_deal_fields(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    await make_pipeline(client, tenant)
+    for field in (
+        {"key": "source", "label": "Source", "kind": "choice", "choices": ["web", "referral"]},
+        {"key": "seats", "label": "Seats", "kind": "number", "required": True},
+        {"key": "secret", "label": "Secret", "kind": "text", "sensitive": True},
+    ):
+        made = await client.post(
+            "/api/v1/crm/fields", json={"entity": "deal"} | field, headers=tenant.headers
+        )
+        assert made.status_code == 201, made.text
+
+    async def create(custom: dict[str, Any]) -> httpx.Response:
+        return await client.post(
+            DEALS, json={"title": "Uniforms", "custom": custom}, headers=tenant.headers
+        )
+
+    unknown = await create({"seats": 3, "colour": "red"})
+    wrong = await create({"seats": "three"})
+    missing = await create({"source": "web"})
+    sensitive = await create({"seats": 3, "secret": "x"})
+    good = await create({"seats": 3, "source": "web"})
+
+    def field_of(response: httpx.Response) -> tuple[int, str, str]:
+        error = response.json()["errors"][0]
+        return response.status_code, error["field"], error["code"]
+
+    assert field_of(unknown) == (422, "body.custom.colour", "unknown_field")
+    assert field_of(wrong) == (422, "body.custom.seats", "wrong_type")
+    assert field_of(missing) == (422, "body.custom.seats", "required")
+    assert field_of(sensitive) == (422, "body.custom.secret", "sensitive")
+    assert good.status_code == 201, good.text
+    deal = good.json()
+    assert deal["custom"] == {"seats": 3, "source": "web"}
+
+    url = f"{DEALS}/{deal['id']}"
+    bad_choice = await client.patch(
+        url, json={"custom": {"source": "fax"}, "version": deal["version"]}, headers=tenant.headers
+    )
+    cleared_required = await client.patch(
+        url, json={"custom": {"seats": None}, "version": deal["version"]}, headers=tenant.headers
+    )
+    merged = await client.patch(
+        url,
+        json={"custom": {"source": None, "seats": 5}, "version": deal["version"]},
+        headers=tenant.headers,
+    )
+
+    assert field_of(bad_choice) == (422, "body.custom.source", "not_a_choice")
+    assert field_of(cleared_required) == (422, "body.custom.seats", "required")
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["custom"] == {"seats": 5}

@@ -197,3 +197,35 @@ async def test_export_is_filtered_by_access_and_hides_sensitive_columns(
     member_rows = list(csv.DictReader(io.StringIO(member_csv.text)))
     assert [r["first_name"] for r in member_rows] == ["Mine"]
     assert "custom.allergy" not in member_rows[0]
+
+
+async def test_a_contact_added_after_validation_makes_its_row_skipped_not_duplicated(
+    client: httpx.AsyncClient, database: Database, worker: Worker
+) -> None:
+    tenant = await make_tenant(database, modules=["crm"])
+    body = await upload(
+        client,
+        tenant,
+        "first_name,email,phone,company\n"
+        "Ada,ada@example.com,,Acme\n"
+        "Bola,bola@example.com,,Bolt\n"
+        "Chi,,0803 123 4567,\n",
+    )
+    assert (body["status"], body["invalid_rows"]) == ("validated", 0)
+    for contact in (
+        {"first_name": "Early", "email": "BOLA@example.com"},
+        {"first_name": "Quick", "phone": "+2348031234567"},
+    ):
+        made = await client.post("/api/v1/crm/contacts", json=contact, headers=tenant.headers)
+        assert made.status_code == 201, made.text
+
+    await worker.run_until_idle()
+
+    done = (await client.get(f"{IMPORTS}/{body['id']}", headers=tenant.headers)).json()
+    assert (done["status"], done["written_rows"], done["invalid_rows"]) == ("done", 1, 2)
+    assert [(p["row"], p["column"]) for p in done["report"]] == [(3, "email"), (4, "phone")]
+    assert "since the file was checked" in done["report"][0]["problem"]
+    assert await contact_count(database, tenant) == 3
+    async with database.transaction(tenant.tenant_id) as session:
+        names = set(await session.scalars(select(Company.name)))
+    assert names == {"Acme"}

@@ -7,13 +7,17 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event, func, select
 
 from nexus.core.audit import AuditEvent
+from nexus.core.context import RequestContext
 from nexus.core.db import Database, bind_tenant
 from nexus.core.events import OutboxEvent
 from nexus.core.types import utcnow
+from nexus.crm.errors import DuplicateContact
 from nexus.crm.models import Company, Contact, Deal, Pipeline, Stage
+from nexus.crm.service import records
 from tests.identity.factories import TenantFixture, add_member, make_tenant, unique
 
 LEADS = "/api/v1/crm/leads"
@@ -416,3 +420,112 @@ async def test_lead_list_queries_do_not_grow_with_the_page(
 
     assert (small[0], large[0]) == (1, 7)
     assert small[1] == large[1]
+
+
+async def test_conversion_makes_the_contact_through_the_contacts_rules(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    for entity, field in (
+        ("contact", {"key": "budget", "label": "Budget", "kind": "number", "required": True}),
+        ("lead", {"key": "budget", "label": "Budget", "kind": "number"}),
+        ("company", {"key": "sector", "label": "Sector", "kind": "text", "required": True}),
+    ):
+        made = await client.post(
+            "/api/v1/crm/fields", json={"entity": entity} | field, headers=tenant.headers
+        )
+        assert made.status_code == 201, made.text
+    without = await add_lead(client, tenant.headers, name="No Budget")
+    with_budget = await add_lead(
+        client, tenant.headers, name="Ada  Obi", email="Ada@Example.com", custom={"budget": 5}
+    )
+    with_company = await add_lead(
+        client, tenant.headers, name="Bola", custom={"budget": 1}, company_name="Zenith"
+    )
+
+    refused = await convert(client, tenant.headers, without["id"], {})
+    converted = await convert(client, tenant.headers, with_budget["id"], {})
+    no_sector = await convert(client, tenant.headers, with_company["id"], {})
+
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "lead.custom.budget"
+    assert no_sector.status_code == 422, no_sector.text
+    assert no_sector.json()["errors"][0]["field"] == "lead.company.custom.sector"
+    assert converted.status_code == 200, converted.text
+    contact_id = converted.json()["contact_id"]
+    contact = (
+        await client.get(f"/api/v1/crm/contacts/{contact_id}", headers=tenant.headers)
+    ).json()
+    assert (contact["first_name"], contact["last_name"], contact["email"]) == (
+        "Ada",
+        "Obi",
+        "Ada@example.com",
+    )
+    assert (contact["custom"], contact["source"]) == ({"budget": 5}, "lead")
+    async with database.transaction() as session:
+        created = await session.scalar(
+            select(func.count())
+            .select_from(OutboxEvent)
+            .where(
+                OutboxEvent.tenant_id == tenant.tenant_id,
+                OutboxEvent.type == "crm.contact.created",
+            )
+        )
+        audited = await session.scalar(
+            select(AuditEvent.changes).where(
+                AuditEvent.action == "crm.contact.created", AuditEvent.target_id == contact_id
+            )
+        )
+    assert created == 1
+    assert audited is not None and {"first_name", "email", "custom"} <= set(audited)
+
+
+async def test_a_duplicate_names_the_existing_record_only_to_those_who_may_open_it(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """The duplicate rule shared by contacts, companies and conversion (service/records.py)."""
+    tenant = await crm_tenant(database)
+    staff = await add_member(database, tenant, permissions=["crm.contact.create"])
+    theirs = await client.post(
+        "/api/v1/crm/contacts",
+        json={"first_name": "Ada", "email": "ada@example.com"},
+        headers=tenant.headers,
+    )
+    mine = await client.post(
+        "/api/v1/crm/contacts",
+        json={"first_name": "Bola", "phone": "+2348031234567"},
+        headers=staff.headers,
+    )
+    assert (theirs.status_code, mine.status_code) == (201, 201)
+
+    def ctx_of(user_id: uuid.UUID, *permissions: str) -> RequestContext:
+        return RequestContext(
+            tenant_id=tenant.tenant_id,
+            actor_type="user",
+            actor_id=user_id,
+            user_id=user_id,
+            permissions=frozenset(permissions),
+        )
+
+    async def refusal(ctx: RequestContext, **keys: Any) -> DuplicateContact:
+        async with database.transaction(tenant.tenant_id) as session:
+            with pytest.raises(DuplicateContact) as refused:
+                await records.check_duplicates(
+                    session,
+                    Contact,
+                    DuplicateContact,
+                    email_key=keys.get("email_key"),
+                    phone=keys.get("phone"),
+                    ctx=ctx,
+                )
+        return refused.value
+
+    staff_ctx = ctx_of(staff.user_id, "crm.contact.create")
+    hidden = await refusal(staff_ctx, email_key="ada@example.com")
+    own = await refusal(staff_ctx, phone="+2348031234567")
+    seen = await refusal(ctx_of(staff.user_id, "crm.record.all"), email_key="ada@example.com")
+
+    assert hidden.extra == {"field": "email"}
+    assert theirs.json()["id"] not in hidden.errors[0].reason
+    assert own.extra == {"field": "phone", "existing_id": mine.json()["id"]}
+    assert seen.extra == {"field": "email", "existing_id": theirs.json()["id"]}

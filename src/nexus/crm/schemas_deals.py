@@ -183,7 +183,11 @@ class DealCreate(Schema):
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     lost_reason: Text500 | None = Field(default=None, description="Required in a lost stage")
-    custom: dict[str, Any] = Field(default_factory=dict)
+    custom: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Values of the business's deal fields (`/crm/fields`), by key; sensitive "
+        "fields are not kept on deals",
+    )
 
 
 class DealUpdate(Schema):
@@ -205,7 +209,9 @@ class DealUpdate(Schema):
     contact_id: uuid.UUID | None = None
     company_id: uuid.UUID | None = None
     lost_reason: Text500 | None = None
-    custom: dict[str, Any] | None = None
+    custom: dict[str, Any] | None = Field(
+        default=None, description="Merged into the values held; `null` clears a key"
+    )
     version: int | None = Field(default=None, description="Or send it as If-Match")
 
 

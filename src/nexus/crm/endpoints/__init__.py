@@ -10,6 +10,7 @@ from nexus.crm.endpoints import (
     consent,
     contacts,
     deals,
+    exports,
     fields,
     imports,
     leads,
@@ -17,5 +18,16 @@ from nexus.crm.endpoints import (
 )
 
 router = APIRouter()
-for area in (fields, imports, contacts, companies, leads, pipelines, deals, activities, consent):
+for area in (
+    fields,
+    imports,
+    exports,
+    contacts,
+    companies,
+    leads,
+    pipelines,
+    deals,
+    activities,
+    consent,
+):
     router.include_router(area.router)

@@ -1,26 +1,22 @@
-"""`/api/v1/crm/imports` (CSV import of contacts) and `/api/v1/crm/contacts/export.csv`.
-
-This router is included before the contacts router, so `export.csv` is not read as an id."""
+"""`/api/v1/crm/imports`: CSV import of contacts (the exports are in `exports.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
 
 from nexus.core.context import RequestContext
 from nexus.core.errors import invalid
 from nexus.core.http import NexusRoute, Session, problems, require
-from nexus.crm.schemas import SearchText
 from nexus.crm.schemas_imports import ContactImport, Page
 from nexus.crm.service import imports
 
 router = APIRouter(route_class=NexusRoute, prefix="/api/v1/crm", tags=["crm"])
 
 Runner = Annotated[RequestContext, require("crm.import.run")]
-Exporter = Annotated[RequestContext, require("crm.data.export")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]
 
@@ -121,29 +117,3 @@ async def list(
 )
 async def get(session: Session, ctx: Runner, import_id: uuid.UUID) -> ContactImport:
     return await imports.get_import(session, ctx, import_id)
-
-
-@router.get(
-    "/contacts/export.csv",
-    response_class=Response,
-    summary="Export contacts as CSV",
-    description="The live contacts the caller may see (without `crm.record.all` only their "
-    "own), filtered like the contact list, in the import's columns plus `id` and `owner_id`. "
-    "Sensitive custom columns appear only for `crm.sensitive.read` holders, and showing them "
-    "is audited.",
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}, **problems(422)},
-)
-async def export(
-    session: Session,
-    ctx: Exporter,
-    q: Annotated[SearchText | None, Query(description="In name, e-mail or phone")] = None,
-    tag: Annotated[SearchText | None, Query(description="Having this tag")] = None,
-    owner: Annotated[uuid.UUID | None, Query(description="Owned by this user")] = None,
-    company: Annotated[uuid.UUID | None, Query(description="Of this company")] = None,
-) -> Response:
-    text = await imports.export_contacts(session, ctx, q=q, tag=tag, owner=owner, company=company)
-    return Response(
-        content=text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
-    )

@@ -29,6 +29,7 @@ from nexus.core.types import utcnow
 from nexus.crm import schemas_deals as schemas
 from nexus.crm.errors_deals import DealNotFound
 from nexus.crm.models import Company, Contact, Deal, Stage
+from nexus.crm.service import fields
 from nexus.crm.service.common import visible_to
 from nexus.crm.service.ordering import NullsLast, paginate_nulls_last
 from nexus.crm.service.pipelines import (
@@ -38,6 +39,8 @@ from nexus.crm.service.pipelines import (
 )
 from nexus.identity.errors import UserNotFound
 from nexus.identity.service import team, tenant_profile
+
+ENTITY = "deal"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +199,25 @@ def _enter(session: AsyncSession, ctx: RequestContext, deal: Deal, stage: Stage)
         )
 
 
+async def _custom(
+    session: AsyncSession, sent: dict[str, Any], held: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Custom values checked against the business's deal fields (422 `body.custom.<key>`):
+    `sent` merged into `held`, `null` clearing a key. Deals have no encrypted column, so a
+    sensitive field's value is refused."""
+    values = await fields.check_values(
+        session, ENTITY, sent, held=fields.CustomValues(plain=dict(held or {}), sensitive={})
+    )
+    if values.sensitive:
+        key = sorted(values.sensitive)[0]
+        raise invalid(
+            f"body.custom.{key}",
+            "Sensitive values are kept on contacts and companies, not deals",
+            "sensitive",
+        )
+    return dict(values.plain)
+
+
 async def create_deal(
     session: AsyncSession, ctx: RequestContext, data: schemas.DealCreate
 ) -> schemas.Deal:
@@ -212,6 +234,7 @@ async def create_deal(
     await check_company(session, data.company_id, "body.company_id")
     owner = data.owner_id or ctx.user_id
     await check_member(session, ctx, owner, "body.owner_id")
+    custom = await _custom(session, data.custom)
     deal = Deal(
         id=new_id(),
         title=data.title,
@@ -221,7 +244,7 @@ async def create_deal(
         contact_id=data.contact_id,
         company_id=data.company_id,
         owner_id=owner,
-        custom=data.custom,
+        custom=custom,
         lost_reason=data.lost_reason,
     )
     _enter(session, ctx, deal, stage)
@@ -252,7 +275,9 @@ class DealFilters:
     company_id: uuid.UUID | None = None
 
 
-def _filtered(ctx: RequestContext, filters: DealFilters) -> Select[Deal]:
+def filtered(ctx: RequestContext, filters: DealFilters) -> Select[Deal]:
+    """The deals list's SELECT (record-level access and filters), unordered: shared with the
+    CSV export."""
     statement = _visible(ctx)
     for name in ("pipeline_id", "stage_id", "status", "owner_id", "contact_id", "company_id"):
         value = getattr(filters, name)
@@ -272,7 +297,7 @@ async def list_deals(
 ) -> schemas.Page[schemas.Deal]:
     """Live deals the caller may see, filtered and sorted (deals without an expected close
     date come last either way); one query per page."""
-    statement = _filtered(ctx, filters)
+    statement = filtered(ctx, filters)
     descending = sort.startswith("-")
     field = sort.removeprefix("-")
     page: Page[Deal]
@@ -326,10 +351,10 @@ async def _check_links(
         await check_member(session, ctx, data.owner_id, "body.owner_id")
 
 
-def _apply(deal: Deal, data: schemas.DealUpdate) -> list[str]:
+def _apply(deal: Deal, data: schemas.DealUpdate, custom: dict[str, Any] | None) -> list[str]:
     """Set the plain fields the update names; the names of those that changed."""
-    wanted: dict[str, Any] = {}
-    for name in ("title", "owner_id", "custom"):
+    wanted: dict[str, Any] = {} if custom is None else {"custom": custom}
+    for name in ("title", "owner_id"):
         if getattr(data, name) is not None:
             wanted[name] = getattr(data, name)
     for name in CLEARABLE:
@@ -360,7 +385,8 @@ async def update_deal(
     check_version(deal.version, expected_version(data.version, if_match))
     await _check_links(session, ctx, data)
     stage = await _new_stage(session, deal, data)
-    changed = _apply(deal, data)
+    custom = None if data.custom is None else await _custom(session, data.custom, deal.custom)
+    changed = _apply(deal, data, custom)
     if stage is not None:
         _enter(session, ctx, deal, stage)
         changed += ["stage_id", "status"] + (["pipeline_id"] if data.pipeline_id else [])

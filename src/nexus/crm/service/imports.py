@@ -1,10 +1,12 @@
-"""CSV import and export of contacts.
+"""CSV import of contacts, and CSV export of the contacts, companies, deals and leads lists.
 
 An import is validated whole, in memory, before anything is written: every problem is
 reported as `{row, column, problem}` (rows are lines of the file, the header is line 1).
 With invalid rows and `only_valid` off nothing is written (status `invalid`); otherwise a job
-writes the valid rows set-based (companies first, then contacts in chunks of 1,000) in one
-transaction, publishes one `crm.contacts.imported` event and one audit event.
+checks the rows' e-mails and phones again (a contact added since the validation makes its row
+skipped and reported, never a duplicate), writes the others set-based (companies first, then
+contacts in chunks of 1,000) in one transaction, publishes one `crm.contacts.imported` event
+and one audit event.
 
 The valid rows travel to the job in its payload, already normalised (sensitive custom values
 already encrypted).
@@ -15,16 +17,18 @@ from __future__ import annotations
 import base64
 import csv
 import dataclasses
+import datetime as dt
 import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Select, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
 from nexus.core.context import RequestContext
+from nexus.core.db import Database, database_of
 from nexus.core.errors import NotFound, ValidationFailed, invalid
 from nexus.core.events import Event, publish
 from nexus.core.ids import new_id
@@ -32,7 +36,7 @@ from nexus.core.jobs import enqueue
 from nexus.core.pagination import paginate
 from nexus.core.types import utcnow
 from nexus.crm import schemas_imports as schemas
-from nexus.crm.models import Company, Contact, ContactImport, FieldDefinition
+from nexus.crm.models import Company, Contact, ContactImport, Deal, FieldDefinition, Lead
 from nexus.crm.service import fields, records
 from nexus.crm.service.common import (
     email_key,
@@ -266,7 +270,7 @@ async def start_import(
     session.add(row)
     await session.flush()
     if write:
-        rows = [checked.good[line] for line in sorted(checked.good)]
+        rows = [{**checked.good[line], "row": line} for line in sorted(checked.good)]
         enqueue(
             session,
             IMPORT_JOB,
@@ -323,6 +327,52 @@ async def _company_ids(
     return ids, len(new_rows)
 
 
+async def _not_taken_since(
+    session: AsyncSession, row: ContactImport, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The rows whose e-mail and phone are still free. A live contact with the same e-mail or
+    phone may have been added between the validation and this job: such rows are skipped and
+    added to the import's report (and `invalid_rows`), the others are written. (Set-based
+    SELECTs, a chunk of keys at a time, in the job's write transaction.)"""
+    taken: dict[str, set[str]] = {"email_key": set(), "phone": set()}
+    for key, found in taken.items():
+        column = getattr(Contact, key)
+        wanted = sorted({item[key] for item in rows if item[key] is not None})
+        for chunk in _chunks(wanted):
+            found.update(
+                await session.scalars(
+                    select(column).where(column.in_(chunk), Contact.deleted_at.is_(None))
+                )
+            )
+    if not taken["email_key"] and not taken["phone"]:
+        return rows
+    kept: list[dict[str, Any]] = []
+    problems: list[dict[str, Any]] = []
+    for item in rows:
+        clash = next(
+            (
+                column
+                for column, key in (("email", "email_key"), ("phone", "phone"))
+                if item[key] is not None and item[key] in taken[key]
+            ),
+            None,
+        )
+        if clash is None:
+            kept.append(item)
+        else:
+            problems.append(
+                {
+                    "row": item.get("row", 0),
+                    "column": clash,
+                    "problem": f"A contact with this {clash} was added since the file was checked",
+                }
+            )
+    report = sorted([*row.report, *problems], key=lambda item: (item["row"], item["column"]))
+    row.report = report[:MAX_REPORT]
+    row.invalid_rows += len(problems)
+    return kept
+
+
 async def import_job(session: AsyncSession, ctx: RequestContext, payload: dict[str, Any]) -> None:
     """Write an import's valid rows set-based, in this job's one transaction."""
     row = await session.scalar(
@@ -331,7 +381,7 @@ async def import_job(session: AsyncSession, ctx: RequestContext, payload: dict[s
     if row is None or row.status != "validated":
         return
     owner_id = uuid.UUID(payload["owner_id"]) if payload.get("owner_id") else None
-    rows: list[dict[str, Any]] = payload["rows"]
+    rows = await _not_taken_since(session, row, payload["rows"])
     names = [item["company"] for item in rows if item["company"]]
     company_ids, companies = await _company_ids(session, ctx, names, owner_id)
     now = utcnow()
@@ -407,6 +457,16 @@ async def list_imports(
 
 
 # --- export --------------------------------------------------------------------------------
+#
+# A CSV export streams: the endpoint checks the caller, builds the list's SELECT (its filters
+# and record-level access), audits one export event and returns; the rows are read while the
+# response is sent, after the request's own session is committed and closed. Each batch of
+# `CHUNK` rows is read in a short read-only session of its own, bound to the caller's business
+# (the tenancy guard scopes it like any request), and closed before the batch is sent, so a
+# slow download holds no connection or transaction. Batches follow the keyset
+# `(created_at, id)` from where the previous one ended, and only records created before the
+# export started are read: every record live for the whole export appears exactly once, none
+# twice; a record changed while the file is being sent appears as its batch read it.
 
 
 def _cell(value: Any) -> str:
@@ -415,68 +475,201 @@ def _cell(value: Any) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-async def export_contacts(
+@dataclasses.dataclass(frozen=True)
+class Export:
+    """What one CSV export reads: its SELECT, columns and caller, fixed when it starts."""
+
+    entity: str
+    model: Any
+    statement: Select[Any]
+    columns: tuple[str, ...]
+    custom: tuple[str, ...]
+    ctx: RequestContext
+    database: Database
+    started: dt.datetime
+
+    @property
+    def filename(self) -> str:
+        return f"{PLURAL[self.entity]}.csv"
+
+
+PLURAL = {"contact": "contacts", "company": "companies", "deal": "deals", "lead": "leads"}
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "contact": ("id", *COLUMNS, "owner_id", "created_at"),
+    "company": (
+        *("id", "name", "domain", "email", "phone", "website", "industry", "tags"),
+        *("owner_id", "created_at"),
+    ),
+    "deal": (
+        *("id", "title", "pipeline_id", "stage_id", "amount_minor", "currency"),
+        *("expected_close", "status", "lost_reason", "contact_id", "company_id"),
+        *("owner_id", "created_at"),
+    ),
+    "lead": (
+        *("id", "name", "email", "phone", "company_name", "source", "status", "owner_id"),
+        *("converted_contact_id", "created_at"),
+    ),
+}
+MODELS: dict[str, Any] = {"contact": Contact, "company": Company, "deal": Deal, "lead": Lead}
+
+
+async def start_export(
+    session: AsyncSession,
+    ctx: RequestContext,
+    entity: str,
+    statement: Select[Any],
+    *,
+    filters: dict[str, Any],
+) -> Export:
+    """Fix what an export of `entity` reads (`statement`: the list's SELECT with its filters
+    and record-level access) and audit it: one `crm.<entity>s.exported` event naming the
+    filters used, committed before any row leaves. Sensitive custom columns are exported only
+    to `crm.sensitive.read` holders (each record shown audited as on reads)."""
+    definitions = await fields.definitions_of(session, entity)
+    custom = tuple(
+        sorted(
+            key
+            for key, definition in definitions.items()
+            if not definition.sensitive or ctx.can(fields.SENSITIVE_READ)
+        )
+    )
+    used = sorted(name for name, value in filters.items() if value is not None)
+    database = database_of(session)
+    action = f"crm.{PLURAL[entity]}.exported"
+    if database.read_engine is not database.engine and session.bind is database.read_engine:
+        async with database.transaction(ctx.tenant_id) as writer:
+            record(writer, ctx, action, target_type=f"crm_{entity}", changes=used)
+    else:
+        record(session, ctx, action, target_type=f"crm_{entity}", changes=used)
+    return Export(
+        entity=entity,
+        model=MODELS[entity],
+        statement=statement,
+        columns=EXPORT_COLUMNS[entity],
+        custom=custom,
+        ctx=ctx,
+        database=database,
+        started=utcnow(),
+    )
+
+
+def contacts_statement(
     session: AsyncSession,
     ctx: RequestContext,
     *,
-    q: str | None = None,
-    tag: str | None = None,
-    owner: uuid.UUID | None = None,
-    company: uuid.UUID | None = None,
-) -> str:
-    """The CSV of the live contacts the caller may see, read a page of 1,000 at a time, in the
-    import's columns (sensitive custom columns only with `crm.sensitive.read`, audited)."""
-    definitions = await fields.definitions_of(session, "contact")
-    shown = sorted(
-        key
-        for key, definition in definitions.items()
-        if not definition.sensitive or ctx.can(fields.SENSITIVE_READ)
-    )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["id", *COLUMNS, "owner_id", *(f"custom.{key}" for key in shown)])
+    q: str | None,
+    tag: str | None,
+    owner: uuid.UUID | None,
+    company: uuid.UUID | None,
+) -> Select[Any]:
+    """The contacts list's SELECT: live contacts the caller may see, filtered."""
     statement = select(Contact).where(
         Contact.deleted_at.is_(None), visible_to(ctx, Contact.owner_id.expression)
     )
     statement = records.filtered(statement, session, Contact, q=q, tag=tag, owner=owner)
     if company is not None:
         statement = statement.where(Contact.company_id == company)
-    cursor: str | None = None
-    while True:
+    return statement
+
+
+def companies_statement(
+    session: AsyncSession,
+    ctx: RequestContext,
+    *,
+    q: str | None,
+    tag: str | None,
+    owner: uuid.UUID | None,
+) -> Select[Any]:
+    """The companies list's SELECT: live companies the caller may see, filtered."""
+    statement = select(Company).where(
+        Company.deleted_at.is_(None), visible_to(ctx, Company.owner_id.expression)
+    )
+    return records.filtered(statement, session, Company, q=q, tag=tag, owner=owner)
+
+
+def _fixed_cells(entity: str, row: Any, names: dict[uuid.UUID, str]) -> list[Any]:
+    if entity == "contact":
+        return [
+            *(row.id, row.first_name, row.last_name, row.email, row.phone, row.job_title),
+            names.get(row.company_id) if row.company_id else None,
+            ";".join(row.tags or []),
+            row.owner_id,
+            row.created_at.isoformat(),
+        ]
+    if entity == "company":
+        return [
+            *(row.id, row.name, row.domain, row.email, row.phone, row.website, row.industry),
+            ";".join(row.tags or []),
+            row.owner_id,
+            row.created_at.isoformat(),
+        ]
+    if entity == "deal":
+        return [
+            *(row.id, row.title, row.pipeline_id, row.stage_id, row.amount_minor, row.currency),
+            row.expected_close.isoformat() if row.expected_close else None,
+            *(row.status, row.lost_reason, row.contact_id, row.company_id, row.owner_id),
+            row.created_at.isoformat(),
+        ]
+    return [
+        *(row.id, row.name, row.email, row.phone, row.company_name, row.source, row.status),
+        *(row.owner_id, row.converted_contact_id, row.created_at.isoformat()),
+    ]
+
+
+async def _batch(export: Export, cursor: str | None) -> tuple[str, str | None]:
+    """One batch of the export's rows as CSV text, read in a read-only session of its own,
+    and the cursor of the next batch (None after the last)."""
+    model, ctx = export.model, export.ctx
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    async with export.database.session(write=False) as session:
+        session.info["tenant_id"] = ctx.tenant_id
         page = await paginate(
             session,
-            statement,
-            sort=Contact.created_at,
-            id_column=Contact.id,
+            export.statement.where(model.created_at <= export.started),
+            sort=model.created_at,
+            id_column=model.id,
             limit=CHUNK,
             cursor=cursor,
         )
-        company_ids = {row.company_id for row in page.items if row.company_id}
         names: dict[uuid.UUID, str] = {}
+        company_ids = {row.company_id for row in page.items if export.entity == "contact"}
+        company_ids.discard(None)
         if company_ids:
             found = await session.execute(
                 select(Company.id, Company.name).where(Company.id.in_(company_ids))
             )
             names = {company_id: name for company_id, name in found}
-        revealed = fields.reveal(session, ctx, [(r.id, r.sensitive_encrypted) for r in page.items])
-        await fields.audit_reveal(session, ctx, "contact", revealed)
-        for row in page.items:
-            values = {**(row.custom or {}), **revealed.get(row.id, {})}
-            writer.writerow(
-                _cell(value)
-                for value in (
-                    row.id,
-                    row.first_name,
-                    row.last_name,
-                    row.email,
-                    row.phone,
-                    row.job_title,
-                    names.get(row.company_id) if row.company_id else None,
-                    ";".join(row.tags or []),
-                    row.owner_id,
-                    *(values.get(key) for key in shown),
-                )
+        revealed: dict[uuid.UUID, dict[str, Any]] = {}
+        if hasattr(model, "sensitive_encrypted"):
+            revealed = fields.reveal(
+                session, ctx, [(row.id, row.sensitive_encrypted) for row in page.items]
             )
-        cursor = page.next_cursor
+            await fields.audit_reveal(session, ctx, export.entity, revealed)
+        await session.commit()
+    for row in page.items:
+        values = {**(row.custom or {}), **revealed.get(row.id, {})}
+        writer.writerow(
+            _cell(value)
+            for value in (
+                *_fixed_cells(export.entity, row, names),
+                *(values.get(key) for key in export.custom),
+            )
+        )
+    return out.getvalue(), page.next_cursor
+
+
+async def stream_export(export: Export) -> AsyncIterator[str]:
+    """The export's CSV: the header, then one batch of rows at a time (see above)."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(
+        [*export.columns, *(f"custom.{key}" for key in export.custom)]
+    )
+    yield out.getvalue()
+    cursor: str | None = None
+    while True:
+        text, cursor = await _batch(export, cursor)
+        if text:
+            yield text
         if cursor is None:
-            return out.getvalue()
+            return

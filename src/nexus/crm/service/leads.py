@@ -12,22 +12,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
 from nexus.core.concurrency import check_version, expected_version
 from nexus.core.context import RequestContext
-from nexus.core.errors import invalid
-from nexus.core.events import publish
+from nexus.core.errors import FieldError, ValidationFailed, invalid
 from nexus.core.money import is_currency
 from nexus.core.pagination import paginate
 from nexus.core.types import utcnow
+from nexus.crm import schemas as crm_schemas
 from nexus.crm import schemas_leads as schemas
 from nexus.crm.errors_leads import LeadAlreadyConverted, LeadNotFound
 from nexus.crm.models import Company, Contact, Deal, Lead, Pipeline, Stage
 from nexus.crm.provision import DEFAULT_PIPELINE, provision
-from nexus.crm.service import fields
+from nexus.crm.service import companies, contacts, fields
 from nexus.crm.service.common import (
     ALL_RECORDS,
     email_key,
@@ -37,7 +37,6 @@ from nexus.crm.service.common import (
     tenant_country,
     visible_to,
 )
-from nexus.crm.service.contacts import ContactCreated
 from nexus.identity.errors import UserNotFound
 from nexus.identity.service import team, tenant_profile
 
@@ -101,6 +100,21 @@ async def list_leads(
     cursor: str | None = None,
 ) -> schemas.Page[schemas.Lead]:
     """Leads the caller may see, newest first; one query whatever the page size."""
+    page = await paginate(
+        session,
+        leads_statement(ctx, q=q, status=status),
+        sort=Lead.created_at,
+        id_column=Lead.id,
+        limit=limit,
+        cursor=cursor,
+        descending=True,
+    )
+    return schemas.Page(items=[view(row) for row in page.items], next_cursor=page.next_cursor)
+
+
+def leads_statement(ctx: RequestContext, *, q: str | None, status: str | None) -> Select[Any]:
+    """The leads list's SELECT (record-level access and filters), unordered: shared with the
+    CSV export."""
     statement = select(Lead).where(visible_to(ctx, Lead.owner_id.expression))
     if q and q.strip():
         term = search_key(q)
@@ -114,16 +128,7 @@ async def list_leads(
         statement = statement.where(or_(*conditions))
     if status is not None:
         statement = statement.where(Lead.status == status)
-    page = await paginate(
-        session,
-        statement,
-        sort=Lead.created_at,
-        id_column=Lead.id,
-        limit=limit,
-        cursor=cursor,
-        descending=True,
-    )
-    return schemas.Page(items=[view(row) for row in page.items], next_cursor=page.next_cursor)
+    return statement
 
 
 async def get_lead(session: AsyncSession, ctx: RequestContext, lead_id: uuid.UUID) -> schemas.Lead:
@@ -248,13 +253,33 @@ async def _matching_contact(session: AsyncSession, row: Lead) -> Contact | None:
     )
 
 
+def _as_lead_error(error: ValidationFailed, prefix: str) -> ValidationFailed:
+    """A 422 of the contacts or companies service, naming the lead's fields instead of the
+    body that service was given (`body.custom.x` → `lead.custom.x`)."""
+    return ValidationFailed(
+        detail=error.detail,
+        errors=[
+            FieldError(item.field.replace("body.", prefix, 1), item.reason, item.code)
+            for item in error.errors
+        ],
+        extra=error.extra,
+    )
+
+
+def _carried(lead_custom: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    """The lead's custom values whose key is also a field of the record being made."""
+    return {key: value for key, value in (lead_custom or {}).items() if key in definitions}
+
+
 async def _company(
     session: AsyncSession, ctx: RequestContext, row: Lead, owner_id: uuid.UUID | None
-) -> tuple[Company | None, bool]:
+) -> tuple[uuid.UUID | None, bool]:
+    """The live company of the lead's company name (case-insensitive), or a new one made by
+    the companies service (its rules, audit and custom fields)."""
     if not row.company_name:
         return None, False
     found = await session.scalar(
-        select(Company)
+        select(Company.id)
         .where(
             Company.search_name == search_key(row.company_name),
             Company.deleted_at.is_(None),
@@ -265,33 +290,32 @@ async def _company(
     )
     if found is not None:
         return found, False
-    company = Company(
-        name=row.company_name, search_name=search_key(row.company_name), owner_id=owner_id
-    )
-    session.add(company)
-    await session.flush()
-    record(
-        session,
-        ctx,
-        "crm.company.created",
-        target_type="crm_company",
-        target_id=company.id,
-        changes=["name"],
-    )
-    return company, True
+    custom = _carried(row.custom, await fields.definitions_of(session, "company"))
+    try:
+        made = await companies.create_company(
+            session,
+            ctx,
+            crm_schemas.CompanyCreate(name=row.company_name, owner_id=owner_id, custom=custom),
+        )
+    except ValidationFailed as error:
+        raise _as_lead_error(error, "lead.company.") from None
+    return made.id, True
 
 
 async def _contact(
     session: AsyncSession,
     ctx: RequestContext,
     row: Lead,
-    company: Company | None,
+    company_id: uuid.UUID | None,
     owner_id: uuid.UUID | None,
-) -> tuple[Contact, bool]:
+) -> tuple[uuid.UUID, bool]:
+    """The live contact with the lead's e-mail or phone (given the company if it has none), or
+    a new one made by the contacts service: the same normalisation, duplicate rule, custom
+    fields, audit and `crm.contact.created` event as `POST /crm/contacts`."""
     found = await _matching_contact(session, row)
     if found is not None:
-        if found.company_id is None and company is not None:
-            found.company_id = company.id
+        if found.company_id is None and company_id is not None:
+            found.company_id = company_id
             await session.flush()
             record(
                 session,
@@ -301,35 +325,28 @@ async def _contact(
                 target_id=found.id,
                 changes=["company_id"],
             )
-        return found, False
-    first, _, last = row.name.partition(" ")
-    contact = Contact(
-        first_name=first[:100],
-        last_name=last.strip()[:100],
-        search_name=search_key(row.name),
-        email=row.email,
-        email_key=row.email_key,
-        phone=row.phone,
-        company_id=company.id if company else None,
-        source=row.source or "lead",
-        owner_id=owner_id,
-    )
-    session.add(contact)
-    await session.flush()
-    record(
-        session,
-        ctx,
-        "crm.contact.created",
-        target_type="crm_contact",
-        target_id=contact.id,
-        changes=sorted(
-            name
-            for name in ("first_name", "last_name", "email", "phone", "company_id", "source")
-            if getattr(contact, name)
-        ),
-    )
-    publish(session, ctx, ContactCreated(contact.id, contact.company_id, contact.owner_id))
-    return contact, True
+        return found.id, False
+    first, _, last = row.name.strip().partition(" ")
+    sent: dict[str, Any] = {
+        "first_name": first[:100],
+        "source": (row.source or "lead")[:100],
+        "owner_id": owner_id,
+    }
+    optional = {
+        "last_name": last.strip()[:100],
+        "email": row.email,
+        "phone": row.phone,
+        "company_id": company_id,
+        "custom": _carried(row.custom, await fields.definitions_of(session, "contact")),
+    }
+    sent.update({name: value for name, value in optional.items() if value})
+    try:
+        made = await contacts.create_contact(
+            session, ctx, crm_schemas.ContactCreate.model_validate(sent)
+        )
+    except ValidationFailed as error:
+        raise _as_lead_error(error, "lead.") from None
+    return made.id, True
 
 
 async def _pipeline(
@@ -356,8 +373,8 @@ async def _deal(
     session: AsyncSession,
     ctx: RequestContext,
     data: schemas.ConversionDeal,
-    contact: Contact,
-    company: Company | None,
+    contact_id: uuid.UUID,
+    company_id: uuid.UUID | None,
     owner_id: uuid.UUID | None,
 ) -> Deal:
     pipeline = await _pipeline(session, ctx, data.pipeline_id)
@@ -380,8 +397,8 @@ async def _deal(
         stage_id=stage.id,
         amount_minor=data.amount.amount_minor if data.amount else 0,
         currency=currency,
-        contact_id=contact.id,
-        company_id=company.id if company else None,
+        contact_id=contact_id,
+        company_id=company_id,
         owner_id=owner_id,
     )
     session.add(deal)
@@ -406,14 +423,14 @@ async def convert_lead(
     if row.status == "converted":
         raise _converted(row)
     owner_id = row.owner_id or ctx.user_id
-    company, company_created = await _company(session, ctx, row, owner_id)
-    contact, contact_created = await _contact(session, ctx, row, company, owner_id)
+    company_id, company_created = await _company(session, ctx, row, owner_id)
+    contact_id, contact_created = await _contact(session, ctx, row, company_id, owner_id)
     deal = None
     if data.deal is not None:
-        deal = await _deal(session, ctx, data.deal, contact, company, owner_id)
+        deal = await _deal(session, ctx, data.deal, contact_id, company_id, owner_id)
     row.status = "converted"
-    row.converted_contact_id = contact.id
-    row.converted_company_id = company.id if company else None
+    row.converted_contact_id = contact_id
+    row.converted_company_id = company_id
     row.converted_deal_id = deal.id if deal else None
     row.converted_at = utcnow()
     await session.flush()
@@ -427,9 +444,9 @@ async def convert_lead(
     )
     return schemas.LeadConverted(
         lead=view(row),
-        contact_id=contact.id,
+        contact_id=contact_id,
         contact_created=contact_created,
-        company_id=company.id if company else None,
+        company_id=company_id,
         company_created=company_created,
         deal_id=deal.id if deal else None,
     )

@@ -52,9 +52,15 @@ async def check_duplicates(
     email_key: str | None,
     phone: str | None,
     except_id: uuid.UUID | None = None,
+    ctx: RequestContext | None = None,
 ) -> None:
     """409 naming the live record with the same e-mail (case-insensitive) or phone; an
     e-mail match is named before a phone match.
+
+    Duplicates are looked for across every live record of the business, whoever owns it, so
+    the 409 is always given; but the answer names the existing record (`existing_id`, and
+    the id in the field's reason) only when the caller may open it: given `ctx`, a caller
+    without `crm.record.all` learns the id of a record they own and nothing more.
 
     One statement: a UNION ALL of an e-mail lookup and a phone lookup, each through its own
     index. (With `email_key = ? OR phone = ?` SQLite walks all the tenant's rows: the tenant
@@ -63,7 +69,7 @@ async def check_duplicates(
     for column, value in ((model.email_key, email_key), (model.phone, phone)):
         if value is None:
             continue
-        lookup = select(model.id, model.email_key).where(
+        lookup = select(model.id, model.email_key, model.owner_id).where(
             column == value, model.deleted_at.is_(None)
         )
         if except_id is not None:
@@ -80,11 +86,23 @@ async def check_duplicates(
     )
     field = "email" if by_email else "phone"
     found_id = by_email[0] if by_email else min(row.id for row in rows)
+    owner_id = next(row.owner_id for row in rows if row.id == found_id)
+    if ctx is not None and not may_open(ctx, owner_id):
+        raise error(
+            detail=f"A record with this {field} exists",
+            errors=[FieldError(f"body.{field}", "Already used by another record", "duplicate")],
+            extra={"field": field},
+        )
     raise error(
         detail=f"A record with this {field} exists",
         errors=[FieldError(f"body.{field}", f"Already used by {found_id}", "duplicate")],
         extra={"existing_id": str(found_id), "field": field},
     )
+
+
+def may_open(ctx: RequestContext, owner_id: uuid.UUID | None) -> bool:
+    """Record-level access to one record (what `common.visible_to` says in SQL)."""
+    return ctx.can(ALL_RECORDS) or (owner_id is not None and owner_id == ctx.user_id)
 
 
 def has_tag(
