@@ -1,18 +1,21 @@
-"""SQLite's write lock: a writer waits for it on the event loop, without SQLite's sleeping busy
-handler, and gives up with "database is locked" after the timeout."""
+"""The SQLite driver: a writer waits for the write lock on the event loop, without SQLite's
+sleeping busy handler, and gives up with "database is locked" after the timeout; the INSERTs of
+a request's commit travel with COMMIT in one hop."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nexus.core import sqlite_driver
-from nexus.core.db import Database
+from nexus.core.db import Database, commit
 from nexus.core.security import Keyring
 from tests.conftest import ENGINE, SECRET_KEYS
 
@@ -71,3 +74,71 @@ async def test_a_writer_gives_up_after_the_timeout_and_keeps_its_busy_timeout(
 
     assert timeout == sqlite_driver.BUSY_TIMEOUT_MS
     assert await _rows(holder) == [1, 3]
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class _Row(_Base):
+    __tablename__ = "rows"
+    n: Mapped[int] = mapped_column(primary_key=True)
+
+
+@pytest.fixture
+async def rows_database(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'rows.db'}", keyring=Keyring(SECRET_KEYS))
+    async with database.engine.begin() as connection:
+        await connection.run_sync(_Base.metadata.create_all)
+    yield database
+    await database.dispose()
+
+
+def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
+    hops: list[str | None] = []
+    original = sqlite_driver.OneHopConnection.hop
+
+    async def counted(self: Any, operation: str | None, parameters: Any, many: bool) -> Any:
+        hops.append(operation.split()[0] if operation else "COMMIT")
+        return await original(self, operation, parameters, many)
+
+    monkeypatch.setattr(sqlite_driver.OneHopConnection, "hop", counted)
+    return hops
+
+
+async def test_the_writes_of_a_commit_travel_with_it_in_one_hop(
+    rows_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hops = _count_hops(monkeypatch)
+    async with rows_database.session() as session:
+        await session.execute(select(_Row.n))  # the transaction's first statement: BEGIN with it
+        session.add_all([_Row(n=1), _Row(n=2)])
+        session.add(_Row(n=3))
+        await commit(session)
+    writer_hops = list(hops)
+
+    async with rows_database.session(write=False) as session:
+        assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 2, 3]
+    assert writer_hops == ["SELECT", "COMMIT"]
+
+
+async def test_a_failing_write_of_a_commit_is_raised_by_it_and_nothing_is_kept(
+    rows_database: Database,
+) -> None:
+    async with rows_database.session() as session:
+        session.add(_Row(n=1))
+        await commit(session)
+
+    async with rows_database.session() as session:
+        await session.execute(select(_Row.n))
+        session.add(_Row(n=2))
+        await session.flush()  # a flush before the commit still runs at once
+        session.add(_Row(n=1))  # a clash, found only when the commit's INSERT runs
+        with pytest.raises(IntegrityError):
+            await commit(session)
+
+    async with rows_database.session() as session:
+        assert list(await session.scalars(select(_Row.n))) == [1]
+        session.add(_Row(n=5))
+        await commit(session)  # the connection is usable again
+        assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 5]

@@ -324,6 +324,19 @@ class Database:
             await self.read_engine.dispose()
 
 
+async def commit(session: AsyncSession) -> None:
+    """Commit the session. On SQLite the INSERTs the commit's flush sends travel with COMMIT in
+    one call on the connection's thread (see `nexus.core.sqlite_driver`), so the write lock is
+    released sooner; errors are raised here, as the flush inside `commit()` raises them."""
+    if session.in_transaction() and database_of(session).is_sqlite:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.dbapi_connection
+        if isinstance(driver, sqlite_driver.OneHopConnection):
+            driver.queue_writes = True
+    await session.commit()
+
+
 def keep_loaded(session: AsyncSession, *objects: object) -> None:
     """Hold strong references to `objects` for the session's life, so reading them again
     (`session.get`) is answered from the identity map instead of the database."""

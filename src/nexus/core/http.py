@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse
 
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, bind_tenant, database_of, keep_loaded
+from nexus.core.db import Database, bind_tenant, commit, database_of, keep_loaded
 from nexus.core.errors import (
     Conflict,
     FieldError,
@@ -97,7 +97,7 @@ async def _run(
         await session.rollback()
         raise
     if response.status_code < 400:
-        await session.commit()
+        await commit(session)
     else:
         await session.rollback()
     return response
@@ -155,7 +155,7 @@ async def _run_idempotent(
         headers=kept,
         body=bytes(response.body),
     )
-    await session.commit()
+    await commit(session)
     return response
 
 

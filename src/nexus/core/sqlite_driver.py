@@ -16,6 +16,12 @@ lock is free and another process takes it again (seconds at the 99th percentile)
 the event loop (not the connection's thread) waits 0.2 ms, doubling up to 2 ms, and tries
 again, for up to `WRITE_LOCK_TIMEOUT` seconds.
 
+The commit's writes travel with COMMIT: when a request commits (`nexus.core.db.commit`), the
+INSERTs the commit's flush sends (audit events, outbox events, other new rows) are queued and
+run on the connection's thread in the same hop as COMMIT, which shortens the time the write
+lock is held by two or three event-loop round trips. An error of a queued INSERT is raised by
+the commit, as it would be by the flush inside it.
+
 Passed to `create_async_engine(..., module=dbapi())`; server-side cursors (streaming) keep
 SQLAlchemy's own cursor.
 """
@@ -35,6 +41,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 from sqlalchemy.util import EMPTY_DICT
+from sqlalchemy.util.concurrency import await_
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 
@@ -67,9 +74,43 @@ def _begin_immediate(cursor: sqlite3.Cursor) -> bool:
     return True
 
 
+#: A queued write: (operation, parameters, executemany).
+_Write = tuple[str, Any, bool]
+
+
+def _run_one(cursor: sqlite3.Cursor, operation: str, parameters: Any, many: bool) -> None:
+    if many:
+        cursor.executemany(operation, parameters)
+    elif parameters is None:
+        cursor.execute(operation)
+    else:
+        cursor.execute(operation, parameters)
+
+
+def _commit(
+    connection: sqlite3.Connection, cursor: sqlite3.Cursor, queued: Sequence[_Write]
+) -> None:
+    """The queued writes, then COMMIT; if one fails, the transaction is rolled back (as a
+    failed COMMIT is on PostgreSQL: the caller sees the commit fail and nothing kept)."""
+    try:
+        for write in queued:
+            _run_one(cursor, *write)
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
 def _execute(
-    connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+    connection: sqlite3.Connection,
+    begin: str | None,
+    queued: Sequence[_Write],
+    operation: str | None,
+    parameters: Any,
+    many: bool,
 ) -> _Outcome | _Busy:
+    """On the connection's thread: BEGIN if due, the queued writes, then `operation` (or, with
+    no operation, COMMIT)."""
     cursor = connection.cursor()
     try:
         if begin == IMMEDIATE:
@@ -77,12 +118,12 @@ def _execute(
                 return BUSY
         elif begin is not None:
             cursor.execute(begin)
-        if many:
-            cursor.executemany(operation, parameters)
-        elif parameters is None:
-            cursor.execute(operation)
-        else:
-            cursor.execute(operation, parameters)
+        if operation is None:
+            _commit(connection, cursor, queued)
+            return None, [], -1, None
+        for write in queued:
+            _run_one(cursor, *write)
+        _run_one(cursor, operation, parameters, many)
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, rows, cursor.rowcount, cursor.lastrowid
@@ -127,23 +168,14 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._arraysize = value
 
     async def _run(self, operation: Any, parameters: Any, *, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
-        async with adapted._execute_mutex:
-            begin, adapted.pending_begin = adapted.pending_begin, None
-            wait, deadline = FIRST_WAIT, None
-            while True:
-                outcome: _Outcome | _Busy = await connection._execute(  # type: ignore[no-untyped-call]
-                    lambda: _execute(connection._conn, begin, operation, parameters, many)
-                )
-                if not isinstance(outcome, _Busy):
-                    break
-                now = asyncio.get_running_loop().time()
-                deadline = deadline or now + WRITE_LOCK_TIMEOUT
-                if now >= deadline:
-                    raise sqlite3.OperationalError("database is locked")
-                await asyncio.sleep(wait)
-                wait = min(wait * 2, LONGEST_WAIT)
+        if adapted.queue_writes and _queueable(operation):
+            adapted.queued.append((operation, parameters, many))
+            self._description, self._lastrowid = None, None
+            self._rowcount = len(parameters) if many else 1
+            self._rows = collections.deque()
+            return
+        outcome = await adapted.hop(operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -164,16 +196,40 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """Defers `BEGIN` to the transaction's first statement (same hop), and skips COMMIT and
     ROLLBACK when SQLite has no transaction open (the pool's reset after a commit)."""
 
-    __slots__ = ("pending_begin",)
+    __slots__ = ("pending_begin", "queue_writes", "queued")
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         #: The BEGIN statement to run ahead of the next statement, if any.
         self.pending_begin: str | None = None
+        #: Until the transaction ends, INSERTs wait in `queued` for the next hop or COMMIT.
+        self.queue_writes = False
+        self.queued: list[_Write] = []
 
     def begin(self, statement: str) -> None:
         self.pending_begin = statement
+
+    async def hop(self, operation: str | None, parameters: Any, many: bool) -> _Outcome:
+        """One call on the connection's thread: BEGIN if due, the queued writes, `operation`
+        (COMMIT when None); waiting on the event loop while another writer holds the lock."""
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        async with self._execute_mutex:
+            begin, self.pending_begin = self.pending_begin, None
+            queued, self.queued = self.queued, []
+            wait, deadline = FIRST_WAIT, None
+            while True:
+                outcome: _Outcome | _Busy = await connection._execute(  # type: ignore[no-untyped-call]
+                    lambda: _execute(connection._conn, begin, queued, operation, parameters, many)
+                )
+                if not isinstance(outcome, _Busy):
+                    return outcome
+                now = asyncio.get_running_loop().time()
+                deadline = deadline or now + WRITE_LOCK_TIMEOUT
+                if now >= deadline:
+                    raise sqlite3.OperationalError("database is locked")
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, LONGEST_WAIT)
 
     def _idle(self) -> bool:
         if self.pending_begin is not None:
@@ -184,12 +240,26 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return raw is None or not raw.in_transaction
 
     def commit(self) -> None:
-        if not self._idle():
+        self.queue_writes = False
+        if self.queued:
+            try:
+                await_(self.hop(None, None, False))
+            except Exception as error:
+                self._handle_exception(error)
+        elif not self._idle():
             super().commit()
 
     def rollback(self) -> None:
+        self.queue_writes = False
+        self.queued = []
         if not self._idle():
             super().rollback()
+
+
+def _queueable(operation: str) -> bool:
+    """An INSERT that returns nothing: what it tells back (one row written) is known."""
+    head = operation.lstrip()[:7].upper()
+    return head == "INSERT " and "RETURNING" not in operation.upper()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
