@@ -11,9 +11,19 @@ import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import ForeignKey, ForeignKeyConstraint, MetaData, String, Table, event, text
+from sqlalchemy import (
+    ColumnDefault,
+    ForeignKey,
+    ForeignKeyConstraint,
+    MetaData,
+    String,
+    Table,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -335,6 +345,26 @@ async def commit(session: AsyncSession) -> None:
         if isinstance(driver, sqlite_driver.OneHopConnection):
             driver.queue_writes = True
     await session.commit()
+
+
+_Row = TypeVar("_Row")
+
+
+def with_defaults(row: _Row) -> _Row:
+    """Give a new row its Python-side column defaults now (id, version, timestamps) instead of
+    at its INSERT, so it can be described and referred to without a flush: the INSERT then
+    waits for the commit (on SQLite it travels with COMMIT)."""
+    state = inspect(row)
+    for column in state.mapper.columns:
+        default = column.default
+        key = state.mapper.get_property_by_column(column).key
+        if default is None or key in state.dict or not isinstance(default, ColumnDefault):
+            continue
+        if default.is_scalar:
+            setattr(row, key, default.arg)
+        elif default.is_callable:
+            setattr(row, key, default.arg(None))  # type: ignore[operator]
+    return row
 
 
 def keep_loaded(session: AsyncSession, *objects: object) -> None:
