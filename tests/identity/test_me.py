@@ -101,3 +101,4 @@ async def test_me_with_access_token_costs_two_selects(
 
     assert response.status_code == 200
     assert len(counter.statements) == 2, counter.statements  # the caller, their memberships
+    assert counter.tenant_settings == []  # the token's session lookup sets the tenant

@@ -97,11 +97,19 @@ def current_tenant(session: Session | AsyncSession) -> uuid.UUID | None:
     return tenant
 
 
-async def bind_tenant(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
+async def bind_tenant(
+    session: AsyncSession, tenant_id: uuid.UUID | None, *, set_by_next_lookup: bool = False
+) -> None:
     """Scope the session to one tenant (or to none), and tell the database transaction too
-    (once: binding the tenant the transaction already carries costs no round trip)."""
+    (once: binding the tenant the transaction already carries costs no round trip).
+
+    `set_by_next_lookup`: the next statement is a credential lookup with a
+    `set_transaction_tenant` column, which tells the transaction itself."""
     session.info["tenant_id"] = tenant_id
     if not session.in_transaction() or not _is_postgresql(session):
+        session.info[_TENANT_BY_LOOKUP] = set_by_next_lookup
+        return
+    if set_by_next_lookup:
         return
     transaction = session.sync_session.get_transaction()
     if session.info.get(_TRANSACTION_TENANT) == (id(transaction), tenant_id):
@@ -143,6 +151,8 @@ def tenant_set_by_lookup(session: AsyncSession, tenant_id: uuid.UUID | None) -> 
         session.info[_TRANSACTION_TENANT] = (id(transaction), tenant_id)
 
 
+#: The transaction about to begin gets its tenant from its first statement, a lookup.
+_TENANT_BY_LOOKUP = "tenant_by_lookup"
 #: (the session transaction's id, the tenant set on it), kept in `session.info`. (A savepoint
 #: rolled back would undo a setting made inside it; NEXUS opens none.)
 _TRANSACTION_TENANT = "transaction_tenant"
@@ -256,6 +266,9 @@ def _tenant_on_transaction(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
     tenant = current_tenant(session)
+    if session.info.pop(_TENANT_BY_LOOKUP, False):
+        session.info[_TRANSACTION_TENANT] = (id(transaction), None)
+        return
     if tenant is not None:
         _set_transaction_tenant(connection, tenant)
     session.info[_TRANSACTION_TENANT] = (id(transaction), tenant)

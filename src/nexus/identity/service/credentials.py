@@ -200,7 +200,9 @@ def _check_tenant(tenant: Tenant | None) -> None:
 
 # The two statements every authenticated request runs, built once (bound per request).
 _SESSION_CALLER = (
-    select(AuthSession, User, Membership, Role, Tenant)
+    select(
+        AuthSession, User, Membership, Role, Tenant, set_transaction_tenant(AuthSession.tenant_id)
+    )
     .join(User, User.id == AuthSession.user_id)
     .outerjoin(
         Membership,
@@ -244,13 +246,15 @@ async def _jwt_caller(
         tenant_id = uuid.UUID(claims["tid"]) if claims.get("tid") else None
     except (KeyError, ValueError, TypeError):
         raise InvalidToken() from None
-    await bind_tenant(session, tenant_id)
+    # The lookup puts the session's tenant on the transaction itself (one round trip).
+    await bind_tenant(session, tenant_id, set_by_next_lookup=True)
     # A platform token (no tenant) joins no membership and so no role: nothing to scope.
     with across_tenants(session) if tenant_id is None else nullcontext():
         row = (await session.execute(_SESSION_CALLER, {"session_id": session_id})).one_or_none()
     if row is None:
         raise InvalidToken()
-    return _session_context(row, tenant_id, request_id, client, session)
+    tenant_set_by_lookup(session, row[0].tenant_id)
+    return _session_context(row[:5], tenant_id, request_id, client, session)
 
 
 def _session_context(
