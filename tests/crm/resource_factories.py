@@ -130,3 +130,13 @@ async def make_import(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
         headers={**tenant.headers, "Content-Type": "text/csv"},
     )
     return _created(response)
+
+
+@resource_factory("activity_type_id")
+async def make_activity_type(client: httpx.AsyncClient, tenant: TenantFixture) -> str:
+    response = await client.post(
+        "/api/v1/crm/activity-types",
+        json={"key": unique("kind").replace("-", "_")[:32], "name": "Site visit"},
+        headers=tenant.headers,
+    )
+    return _created(response)

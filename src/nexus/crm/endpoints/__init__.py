@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from nexus.crm.endpoints import (
     activities,
+    activity_types,
     companies,
     consent,
     contacts,
@@ -28,6 +29,7 @@ for area in (
     pipelines,
     deals,
     activities,
+    activity_types,
     consent,
 ):
     router.include_router(area.router)

@@ -20,9 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nexus.core.audit import AuditEvent, record
 from nexus.core.concurrency import check_version, expected_version
 from nexus.core.context import RequestContext
-from nexus.core.errors import invalid
+from nexus.core.errors import Conflict, FieldError, NotFound, invalid
 from nexus.core.pagination import Page, paginate
 from nexus.core.types import utcnow
+from nexus.crm import schemas_activity_types as types_schemas
 from nexus.crm import schemas_deals as schemas
 from nexus.crm.errors_deals import ActivityNotFound, ContactNotFound
 from nexus.crm.models import BUILTIN_ACTIVITY_KINDS, Activity, ActivityType, Contact
@@ -355,3 +356,134 @@ async def contact_timeline(
     page = found[:limit]
     next_cursor = _timeline_cursor(*_moment(page[-1])) if len(found) > limit else None
     return schemas.Page(items=[_entry(item) for item in page], next_cursor=next_cursor)
+
+
+# --- activity types ------------------------------------------------------------------------
+#
+# The built-in kinds are not rows (every business has them, fixed); a business's own types
+# (provisioned by its preset or added here) are `crm_activity_types` rows. Activities carry
+# the key, so a key is fixed once made, and a type some activity carries cannot be deleted.
+
+#: The built-in kinds' names, in the order lists show them.
+BUILTIN_NAMES = {
+    "call": "Call",
+    "meeting": "Meeting",
+    "task": "Task",
+    "note": "Note",
+    "email": "E-mail",
+}
+
+
+class ActivityTypeNotFound(NotFound):
+    code, title = "activity_type_not_found", "No such activity type"
+
+
+class ActivityTypeKeyTaken(Conflict):
+    code, title = "activity_type_key_taken", "An activity type has this key"
+
+
+class ActivityTypeInUse(Conflict):
+    code, title = "activity_type_in_use", "Some activities have this type"
+
+
+def _type_view(row: ActivityType) -> types_schemas.ActivityType:
+    return types_schemas.ActivityType(id=row.id, key=row.key, name=row.name, builtin=False)
+
+
+async def list_activity_types(
+    session: AsyncSession, ctx: RequestContext
+) -> types_schemas.Page[types_schemas.ActivityType]:
+    """The built-in kinds, then the business's own by key (one query)."""
+    rows = await session.scalars(select(ActivityType).order_by(ActivityType.key))
+    builtin = [
+        types_schemas.ActivityType(id=None, key=key, name=BUILTIN_NAMES.get(key, key), builtin=True)
+        for key in BUILTIN_ACTIVITY_KINDS
+    ]
+    own = [_type_view(row) for row in rows]
+    return types_schemas.Page(items=[*builtin, *own], next_cursor=None)
+
+
+async def _activity_type(session: AsyncSession, type_id: uuid.UUID) -> ActivityType:
+    row = await session.scalar(select(ActivityType).where(ActivityType.id == type_id))
+    if row is None:
+        raise ActivityTypeNotFound()
+    return row
+
+
+async def get_activity_type(
+    session: AsyncSession, ctx: RequestContext, type_id: uuid.UUID
+) -> types_schemas.ActivityType:
+    row = await _activity_type(session, type_id)
+    return _type_view(row)
+
+
+async def create_activity_type(
+    session: AsyncSession, ctx: RequestContext, data: types_schemas.ActivityTypeCreate
+) -> types_schemas.ActivityType:
+    """A new type; 409 `activity_type_key_taken` when the key is a built-in's or taken."""
+    if data.key in BUILTIN_ACTIVITY_KINDS:
+        raise ActivityTypeKeyTaken(
+            detail=f"{data.key!r} is a built-in activity kind",
+            errors=[FieldError("body.key", "A built-in kind has this key", "taken")],
+        )
+    taken = await session.scalar(select(ActivityType.id).where(ActivityType.key == data.key))
+    if taken is not None:
+        raise ActivityTypeKeyTaken(
+            detail=f"The activity type {data.key!r} exists",
+            errors=[FieldError("body.key", "This key is taken", "taken")],
+            extra={"existing_id": str(taken)},
+        )
+    row = ActivityType(key=data.key, name=data.name)
+    session.add(row)
+    await session.flush()
+    record(
+        session,
+        ctx,
+        "crm.activity_type.created",
+        target_type="crm_activity_type",
+        target_id=row.id,
+        changes=["key", "name"],
+    )
+    return _type_view(row)
+
+
+async def update_activity_type(
+    session: AsyncSession,
+    ctx: RequestContext,
+    type_id: uuid.UUID,
+    data: types_schemas.ActivityTypeUpdate,
+) -> types_schemas.ActivityType:
+    """Rename a type (its key is fixed: activities carry it)."""
+    row = await _activity_type(session, type_id)
+    if data.name != row.name:
+        row.name = data.name
+        await session.flush()
+        record(
+            session,
+            ctx,
+            "crm.activity_type.updated",
+            target_type="crm_activity_type",
+            target_id=row.id,
+            changes=["name"],
+        )
+    return _type_view(row)
+
+
+async def delete_activity_type(
+    session: AsyncSession, ctx: RequestContext, type_id: uuid.UUID
+) -> None:
+    """Delete a type no activity carries; 409 `activity_type_in_use` otherwise."""
+    row = await _activity_type(session, type_id)
+    used = await session.scalar(select(Activity.id).where(Activity.kind == row.key).limit(1))
+    if used is not None:
+        raise ActivityTypeInUse(detail=f"Some activities are of the kind {row.key!r}")
+    await session.delete(row)
+    await session.flush()
+    record(
+        session,
+        ctx,
+        "crm.activity_type.deleted",
+        target_type="crm_activity_type",
+        target_id=row.id,
+        changes=["key", "name"],
+    )
