@@ -75,6 +75,23 @@ async def test_a_duplicate_company_answers_409_with_the_existing_id(
     assert (again.json()["code"], again.json()["existing_id"]) == ("duplicate_company", first["id"])
 
 
+async def test_a_duplicate_company_is_not_named_to_staff_who_cannot_open_it(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    staff = await add_member(
+        database, tenant, permissions=["crm.company.read", "crm.company.create"]
+    )
+    await add_company(client, tenant.headers, email="hello@ada.ng")
+
+    again = await client.post(
+        COMPANIES, json={"name": "Other", "email": "hello@ada.ng"}, headers=staff.headers
+    )
+
+    assert (again.status_code, again.json()["code"]) == (409, "duplicate_company")
+    assert "existing_id" not in again.json()
+
+
 async def test_companies_are_searched_filtered_and_sorted(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -284,6 +284,42 @@ async def test_without_record_all_one_sees_and_changes_only_ones_own(
     assert (owner_view.json()["job_title"], owner_view.json()["version"]) == (None, 1)
 
 
+async def test_a_duplicate_names_the_existing_contact_only_to_who_may_open_it(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    staff = await add_member(
+        database,
+        tenant,
+        permissions=["crm.contact.read", "crm.contact.create", "crm.contact.update"],
+    )
+    theirs = await add_contact(client, tenant.headers, email="ada@example.com")
+    mine = await add_contact(client, staff.headers, email="bola@example.com")
+
+    hidden = await client.post(
+        CONTACTS, json={"first_name": "B", "email": "ada@example.com"}, headers=staff.headers
+    )
+    hidden_by_update = await client.patch(
+        f"{CONTACTS}/{mine['id']}",
+        json={"email": "ada@example.com", "version": 1},
+        headers=staff.headers,
+    )
+    own = await client.post(
+        CONTACTS, json={"first_name": "B", "email": "bola@example.com"}, headers=staff.headers
+    )
+    owners = await client.post(
+        CONTACTS, json={"first_name": "B", "email": "bola@example.com"}, headers=tenant.headers
+    )
+
+    assert (hidden.status_code, hidden.json()["field"]) == (409, "email")
+    assert "existing_id" not in hidden.json()
+    assert theirs["id"] not in hidden.text
+    assert hidden_by_update.status_code == 409
+    assert "existing_id" not in hidden_by_update.json()
+    assert own.json()["existing_id"] == mine["id"]
+    assert owners.json()["existing_id"] == mine["id"]
+
+
 async def test_an_owner_must_be_a_member_of_the_business(
     client: httpx.AsyncClient, database: Database
 ) -> None:

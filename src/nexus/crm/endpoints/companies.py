@@ -77,7 +77,7 @@ async def list(
     summary="Add a company",
     description="Owned by the caller unless `owner_id` says otherwise. A live company with the "
     "same e-mail (case-insensitive) or phone answers 409 `duplicate_company` with "
-    "`existing_id` and `field`.",
+    "`field`, and `existing_id` when the caller may open that record.",
     responses=problems(409, 422),
 )
 async def create(session: Session, ctx: Creator, body: CompanyCreate) -> Company:

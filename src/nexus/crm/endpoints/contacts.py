@@ -79,7 +79,7 @@ async def list(
     summary="Add a contact",
     description="Owned by the caller unless `owner_id` says otherwise. A live contact with the "
     "same e-mail (case-insensitive) or phone answers 409 `duplicate_contact` with "
-    "`existing_id` and `field`.",
+    "`field`, and `existing_id` when the caller may open that record.",
     responses=problems(409, 422),
 )
 async def create(session: Session, ctx: Creator, body: ContactCreate) -> Contact:

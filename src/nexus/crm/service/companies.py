@@ -161,7 +161,7 @@ async def create_company(
     owner_id = await records.check_owner(session, ctx, data.owner_id or ctx.user_id)
     values = await fields.check_values(session, ENTITY, data.custom)
     await records.check_duplicates(
-        session, Company, DuplicateCompany, email_key=email_key(email), phone=phone
+        session, Company, DuplicateCompany, email_key=email_key(email), phone=phone, ctx=ctx
     )
     row = Company(
         name=data.name,
@@ -247,6 +247,7 @@ async def update_company(
             email_key=wanted.get("email_key") if "email_key" in changed else None,
             phone=wanted.get("phone") if "phone" in changed else None,
             except_id=row.id,
+            ctx=ctx,
         )
     for name in changed:
         setattr(row, name, wanted[name])

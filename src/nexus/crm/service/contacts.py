@@ -188,7 +188,7 @@ async def create_contact(
     await check_company_reference(session, ctx, data.company_id, field="body.company_id")
     values = await fields.check_values(session, ENTITY, data.custom)
     await records.check_duplicates(
-        session, Contact, DuplicateContact, email_key=email_key(email), phone=phone
+        session, Contact, DuplicateContact, email_key=email_key(email), phone=phone, ctx=ctx
     )
     row = Contact(
         first_name=data.first_name,
@@ -283,6 +283,7 @@ async def update_contact(
             email_key=wanted.get("email_key") if "email_key" in changed else None,
             phone=wanted.get("phone") if "phone" in changed else None,
             except_id=row.id,
+            ctx=ctx,
         )
     for name in changed:
         setattr(row, name, wanted[name])
