@@ -19,6 +19,7 @@ from nexus.core.docs import install_docs
 from nexus.core.http import build_openapi, install_error_handlers, new_request_id
 from nexus.core.observability import RequestIdAndMetrics, configure_logging, metrics_payload
 from nexus.core.registry import registry
+from nexus.core.routing import install_route_index
 from nexus.core.security import Keyring
 from nexus.core.settings import Settings, get_settings
 from nexus.core.worker import Worker
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.openapi = lambda: _cached_openapi(app)  # type: ignore[method-assign]
     app.add_middleware(SecurityHeaders, dev=settings.dev)
     app.add_middleware(RequestIdAndMetrics, new_id=new_request_id)
+    install_route_index(app.router)
     return app
 
 
