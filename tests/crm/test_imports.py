@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import sqlite3
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import event, func, select
 
 from nexus.core.db import Database
 from nexus.core.events import OutboxEvent
 from nexus.core.worker import Worker
 from nexus.crm.models import Company, Contact
+from nexus.crm.service import imports
 from tests.identity.factories import TenantFixture, add_member, make_tenant
 
 IMPORTS = "/api/v1/crm/imports"
@@ -229,3 +232,35 @@ async def test_a_contact_added_after_validation_makes_its_row_skipped_not_duplic
     async with database.transaction(tenant.tenant_id) as session:
         names = set(await session.scalars(select(Company.name)))
     assert names == {"Acme"}
+
+
+async def test_rows_are_checked_while_no_write_transaction_holds_the_lock(
+    client: httpx.AsyncClient,
+    database: Database,
+    engine_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("the write lock is SQLite's")
+    tenant = await make_tenant(database, modules=["crm"])
+    path = database.url.split("///", 1)[1]
+    free_while_checking: list[bool] = []
+    check_row = imports._check_row
+
+    def checked_with_probe(*args: Any) -> None:
+        probe = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            free_while_checking.append(True)
+        except sqlite3.OperationalError:
+            free_while_checking.append(False)
+        finally:
+            probe.close()
+        check_row(*args)
+
+    monkeypatch.setattr(imports, "_check_row", checked_with_probe)
+    body = await upload(client, tenant, "first_name,email\nAda,ada@example.com\nBola,\n")
+
+    assert body["status"] == "validated"
+    assert free_while_checking == [True, True]

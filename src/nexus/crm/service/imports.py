@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, database_of
+from nexus.core.db import Database, bind_tenant, database_of
 from nexus.core.errors import NotFound, ValidationFailed, invalid
 from nexus.core.events import Event, publish
 from nexus.core.ids import new_id
@@ -244,16 +244,22 @@ async def start_import(
     only_valid: bool,
 ) -> schemas.ContactImport:
     """Validate the file and store the import with its report; enqueue the writing job
-    unless there are invalid rows and `only_valid` is off (then nothing is written)."""
+    unless there are invalid rows and `only_valid` is off (then nothing is written).
+
+    The file is checked in a read-only session of its own, before the request's session
+    writes anything: no write transaction (on SQLite, the write lock) is held while the rows
+    are checked. The request's transaction then only stores the import and its job."""
     header, lines = _read(content)
-    definitions = await fields.definitions_of(session, "contact")
-    _check_header(header, definitions)
-    country = await tenant_country(session, ctx) if "phone" in header else "ZZ"
-    checked = _Checked()
-    for index, cells in enumerate(lines):
-        if cells:
-            _check_row(session, checked, index + 2, cells, country, definitions)
-    await _check_duplicates(session, checked)
+    async with database_of(session).session(write=False) as reader:
+        await bind_tenant(reader, ctx.tenant_id)
+        definitions = await fields.definitions_of(reader, "contact")
+        _check_header(header, definitions)
+        country = await tenant_country(reader, ctx) if "phone" in header else "ZZ"
+        checked = _Checked()
+        for index, cells in enumerate(lines):
+            if cells:
+                _check_row(reader, checked, index + 2, cells, country, definitions)
+        await _check_duplicates(reader, checked)
     total = sum(1 for cells in lines if cells)
     report = sorted(checked.report, key=lambda item: (item["row"], item["column"]))
     write = not checked.bad_rows or only_valid
