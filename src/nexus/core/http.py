@@ -25,7 +25,14 @@ from starlette.responses import JSONResponse
 
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, bind_tenant, commit, database_of, keep_loaded
+from nexus.core.db import (
+    INLINE_WRITES,
+    Database,
+    bind_tenant,
+    commit,
+    database_of,
+    keep_loaded,
+)
 from nexus.core.errors import (
     Conflict,
     FieldError,
@@ -77,6 +84,7 @@ class NexusRoute(APIRoute):
             database: Database = request.app.state.database
             write = request.method not in ("GET", "HEAD", "OPTIONS")
             async with database.session(write=write) as session:
+                session.info[INLINE_WRITES] = write
                 request.state.session = session
                 key = request.headers.get("idempotency-key") if request.method == "POST" else None
                 if key is None:
