@@ -18,7 +18,9 @@ _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash("nexus-dummy-password-for-timing")
 
 
+@lru_cache(maxsize=256)
 def _derive(key: str, purpose: str) -> bytes:
+    """The key for `purpose` (the same every time: derived once per process)."""
     return hmac.new(key.encode(), purpose.encode(), hashlib.sha256).digest()
 
 

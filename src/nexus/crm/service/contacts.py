@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
@@ -28,6 +28,7 @@ from nexus.crm.errors import ContactMerged, ContactNotFound, DuplicateContact
 from nexus.crm.models import Activity, Consent, Contact, Deal, Lead
 from nexus.crm.service import fields, records
 from nexus.crm.service.common import (
+    ALL_RECORDS,
     email_key,
     normalise_email,
     normalise_phone,
@@ -98,16 +99,23 @@ async def _present(
     return [_view(row, revealed.get(row.id)) for row in rows]
 
 
+_BY_ID = select(Contact).where(Contact.id == bindparam("contact_id"))
+_OWN_BY_ID = _BY_ID.where(Contact.owner_id == bindparam("user_id"))
+#: One contact by id, built once: [may see all records][lock].
+_CONTACT_LOOKUPS = {
+    (True, False): _BY_ID,
+    (True, True): _BY_ID.with_for_update(),
+    (False, False): _OWN_BY_ID,
+    (False, True): _OWN_BY_ID.with_for_update(),
+}
+
+
 async def _contact(
     session: AsyncSession, ctx: RequestContext, contact_id: uuid.UUID, *, lock: bool = False
 ) -> Contact:
     """A live contact the caller may see; 404 otherwise (`contact_merged` if merged)."""
-    statement = select(Contact).where(
-        Contact.id == contact_id, visible_to(ctx, Contact.owner_id.expression)
-    )
-    if lock:
-        statement = statement.with_for_update()
-    row = await session.scalar(statement)
+    statement = _CONTACT_LOOKUPS[ctx.can(ALL_RECORDS), lock]
+    row = await session.scalar(statement, {"contact_id": contact_id, "user_id": ctx.user_id})
     if row is None:
         raise ContactNotFound()
     if row.merged_into_id is not None:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
@@ -174,8 +174,11 @@ class CustomValues:
     sensitive: dict[str, Any]
 
 
+_DEFINITIONS = select(FieldDefinition).where(FieldDefinition.entity == bindparam("entity"))
+
+
 async def definitions_of(session: AsyncSession, entity: str) -> dict[str, FieldDefinition]:
-    rows = await session.scalars(select(FieldDefinition).where(FieldDefinition.entity == entity))
+    rows = await session.scalars(_DEFINITIONS, {"entity": entity})
     return {row.key: row for row in rows}
 
 

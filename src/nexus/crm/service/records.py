@@ -3,11 +3,23 @@ of lists, and filling one record's gaps from another when merging."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, cast, exists, func, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    bindparam,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -65,20 +77,13 @@ async def check_duplicates(
     One statement: a UNION ALL of an e-mail lookup and a phone lookup, each through its own
     index. (With `email_key = ? OR phone = ?` SQLite walks all the tenant's rows: the tenant
     condition is ANDed around the OR, so neither (tenant, key) index can serve it.)"""
-    lookups = []
-    for column, value in ((model.email_key, email_key), (model.phone, phone)):
-        if value is None:
-            continue
-        lookup = select(model.id, model.email_key, model.owner_id).where(
-            column == value, model.deleted_at.is_(None)
-        )
-        if except_id is not None:
-            lookup = lookup.where(model.id != except_id)
-        lookups.append(lookup)
-    if not lookups:
+    if email_key is None and phone is None:
         return
-    statement = lookups[0] if len(lookups) == 1 else union_all(*lookups)
-    rows = (await session.execute(statement.limit(DUPLICATES_READ))).all()
+    statement = _duplicates_lookup(
+        model, email_key is not None, phone is not None, except_id is not None
+    )
+    values = {"email_key": email_key, "phone": phone, "except_id": except_id}
+    rows = (await session.execute(statement, values)).all()
     if not rows:
         return
     by_email = sorted(
@@ -98,6 +103,26 @@ async def check_duplicates(
         errors=[FieldError(f"body.{field}", f"Already used by {found_id}", "duplicate")],
         extra={"existing_id": str(found_id), "field": field},
     )
+
+
+@functools.cache
+def _duplicates_lookup(model: Any, by_email: bool, by_phone: bool, excepting: bool) -> Select[Any]:
+    """The duplicate check's statement for one shape, built once (bound parameters)."""
+    lookups = []
+    for column, wanted, name in (
+        (model.email_key, by_email, "email_key"),
+        (model.phone, by_phone, "phone"),
+    ):
+        if not wanted:
+            continue
+        lookup = select(model.id, model.email_key, model.owner_id).where(
+            column == bindparam(name), model.deleted_at.is_(None)
+        )
+        if excepting:
+            lookup = lookup.where(model.id != bindparam("except_id"))
+        lookups.append(lookup)
+    statement = lookups[0] if len(lookups) == 1 else union_all(*lookups)
+    return statement.limit(DUPLICATES_READ)  # type: ignore[return-value]
 
 
 def may_open(ctx: RequestContext, owner_id: uuid.UUID | None) -> bool:
