@@ -7,6 +7,7 @@ commits it at its edge; services only flush. Every session knows the `Database` 
 
 from __future__ import annotations
 
+import functools
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator
@@ -37,6 +38,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
+    Mapper,
     ORMExecuteState,
     Session,
     SessionTransaction,
@@ -243,10 +245,14 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     tenant = current_tenant(state.session)
     if tenant is None:
         raise TenantContextMissing()
-    state.statement = state.statement.options(
-        with_loader_criteria(
-            TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True
-        )
+    state.statement = state.statement.options(_tenant_criteria(tenant))
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant_criteria(tenant: uuid.UUID) -> Any:
+    """The guard's option for one tenant, made once (building it costs more than using it)."""
+    return with_loader_criteria(
+        TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True
     )
 
 
@@ -375,16 +381,25 @@ def with_defaults(row: _Row) -> _Row:
     at its INSERT, so it can be described and referred to without a flush: the INSERT then
     waits for the commit (on SQLite it travels with COMMIT)."""
     state = inspect(row)
-    for column in state.mapper.columns:
-        default = column.default
-        key = state.mapper.get_property_by_column(column).key
-        if default is None or key in state.dict or not isinstance(default, ColumnDefault):
+    for key, default in _python_defaults(state.mapper):
+        if key in state.dict:
             continue
         if default.is_scalar:
             setattr(row, key, default.arg)
-        elif default.is_callable:
+        else:
             setattr(row, key, default.arg(None))  # type: ignore[operator]
     return row
+
+
+@functools.cache
+def _python_defaults(mapper: Mapper[Any]) -> tuple[tuple[str, ColumnDefault], ...]:
+    """(attribute, default) of a mapper's columns with a Python-side scalar or callable default."""
+    found = []
+    for column in mapper.columns:
+        default = column.default
+        if isinstance(default, ColumnDefault) and (default.is_scalar or default.is_callable):
+            found.append((mapper.get_property_by_column(column).key, default))
+    return tuple(found)
 
 
 def keep_loaded(session: AsyncSession, *objects: object) -> None:
