@@ -285,7 +285,7 @@ async def test_a_contact_is_deleted_after_confirming(
     assert gone.status_code == 404
 
 
-async def test_sensitive_fields_are_left_out_for_a_role_that_may_not_see_them(
+async def test_sensitive_fields_are_write_only_for_a_role_that_may_not_see_them(
     console: Console, client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await crm_tenant(database)
@@ -297,6 +297,17 @@ async def test_sensitive_fields_are_left_out_for_a_role_that_may_not_see_them(
         key="nin",
         label="NIN",
         kind="text",
+        sensitive=True,
+        required=True,
+    )
+    await add(
+        client,
+        tenant,
+        FIELDS,
+        entity="contact",
+        key="consented",
+        label="Consented",
+        kind="boolean",
         sensitive=True,
     )
     await add(client, tenant, FIELDS, entity="contact", key="size", label="Size", kind="text")
@@ -319,20 +330,31 @@ async def test_sensitive_fields_are_left_out_for_a_role_that_may_not_see_them(
     edit = await console.get(f"/crm/contacts/{contact['id']}/edit")
     saved = await console.post(
         f"/crm/contacts/{contact['id']}/edit",
-        {"first_name": "Ada", "custom.size": "L", "version": "1"},
+        {"first_name": "Ada", "custom.size": "L", "custom.nin": "", "version": "1"},
+    )
+    missing = await console.post("/crm/contacts/new", {"first_name": "Bola"})
+    added = await console.post(
+        "/crm/contacts/new",
+        {"first_name": "Chi", "custom.nin": "98765432109", "custom.consented": "true"},
     )
 
     for page in (new, edit):
         assert page.status_code == 200
         assert 'data-testid="custom-field-size"' in page.text
-        assert "custom-field-nin" not in page.text
+        assert 'data-testid="custom-field-nin" data-kind="text" data-write-only="true"' in page.text
         assert "12345678901" not in page.text
     assert saved.status_code == 303
     kept = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
     assert kept["custom"] == {"nin": "12345678901", "size": "L"}
+    assert missing.status_code == 422
+    assert 'data-testid="error-custom.nin"' in missing.text
+    assert added.status_code == 303
+    made_id = added.headers["location"].rstrip("/").rsplit("/", 1)[1]
+    made = await held(client, tenant, f"{CONTACTS}/{made_id}")
+    assert made["custom"] == {"nin": "98765432109", "consented": True}
     await console.sign_in(tenant.owner.email)
     shown = await console.get(f"/crm/contacts/{contact['id']}/edit")
-    assert 'data-testid="custom-field-nin"' in shown.text
+    assert 'data-testid="custom-field-nin" data-kind="text">' in shown.text
     assert 'value="12345678901"' in shown.text
 
 

@@ -9,6 +9,7 @@ the business's definitions by kind; sensitive ones only for holders of `crm.sens
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from decimal import Decimal, InvalidOperation
@@ -120,19 +121,33 @@ def _checked(values: dict[str, Any], name: str) -> bool:
     return _text(values, name) is not None
 
 
-async def _definitions(
-    session: AsyncSession, ctx: RequestContext, entity: str
-) -> list[FieldDefinition]:
-    """The custom fields of `entity` the caller may see and fill, in their order."""
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    """A custom field as a form draws it. `write_only`: a sensitive field of a caller without
+    `crm.sensitive.read`, who may set its value (a receptionist noting an allergy) but never
+    sees it; left blank, the value held is kept."""
+
+    definition: FieldDefinition
+    write_only: bool = False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.definition, name)
+
+
+async def _definitions(session: AsyncSession, ctx: RequestContext, entity: str) -> list[_Field]:
+    """The custom fields of `entity` the caller may fill, in their order (sensitive ones
+    write-only without `crm.sensitive.read`; leads have none)."""
     found = (await fields.list_fields(session, ctx, entity=entity, limit=200)).items
-    if not ctx.can(SENSITIVE_READ) or entity == "lead":
+    if entity == "lead":
         found = [d for d in found if not d.sensitive]
-    return sorted(found, key=lambda d: (d.position, d.created_at))
+    blind = not ctx.can(SENSITIVE_READ)
+    ordered = sorted(found, key=lambda d: (d.position, d.created_at))
+    return [_Field(d, write_only=blind and d.sensitive) for d in ordered]
 
 
 def _custom(
     request: Request,
-    definitions: list[FieldDefinition],
+    definitions: list[_Field],
     values: dict[str, Any],
     *,
     editing: bool,
@@ -143,6 +158,15 @@ def _custom(
     problems: list[FieldError] = []
     for definition in definitions:
         name = f"custom.{definition.key}"
+        if definition.write_only:
+            # Blank keeps the value held (which this caller cannot see); booleans come as a
+            # choice of yes or no.
+            chosen = _text(values, name)
+            if chosen is None:
+                continue
+            if definition.kind == "boolean":
+                sent[definition.key] = chosen == "true"
+                continue
         if definition.kind == "boolean":
             sent[definition.key] = _checked(values, name)
             continue
@@ -164,7 +188,7 @@ def _custom(
     return sent
 
 
-def _custom_values(definitions: list[FieldDefinition], held: dict[str, Any]) -> dict[str, str]:
+def _custom_values(definitions: list[_Field], held: dict[str, Any]) -> dict[str, str]:
     """A record's custom values as the form shows them."""
     shown: dict[str, str] = {}
     for definition in definitions:
@@ -248,7 +272,7 @@ async def _contact_form(
     *,
     contact: Any = None,
     error: NexusError | None = None,
-    definitions: list[FieldDefinition] | None = None,
+    definitions: list[_Field] | None = None,
 ) -> Response:
     if definitions is None:
         definitions = await _definitions(session, ctx, "contact")
@@ -269,7 +293,7 @@ async def _contact_form(
 
 
 def _contact_fields(
-    request: Request, definitions: list[FieldDefinition], values: dict[str, Any], *, editing: bool
+    request: Request, definitions: list[_Field], values: dict[str, Any], *, editing: bool
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "first_name": values.get("first_name", ""),
@@ -372,7 +396,7 @@ async def _company_form(
     *,
     company: Any = None,
     error: NexusError | None = None,
-    definitions: list[FieldDefinition] | None = None,
+    definitions: list[_Field] | None = None,
 ) -> Response:
     if definitions is None:
         definitions = await _definitions(session, ctx, "company")
@@ -389,7 +413,7 @@ async def _company_form(
 
 
 def _company_fields(
-    request: Request, definitions: list[FieldDefinition], values: dict[str, Any], *, editing: bool
+    request: Request, definitions: list[_Field], values: dict[str, Any], *, editing: bool
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": values.get("name", ""),
@@ -828,7 +852,7 @@ async def _lead_form(
     session: AsyncSession,
     ctx: RequestContext,
     form: Form,
-    definitions: list[FieldDefinition],
+    definitions: list[_Field],
     *,
     lead: Any = None,
     status: int = 200,
@@ -844,7 +868,7 @@ async def _lead_form(
 
 
 def _lead_fields(
-    request: Request, definitions: list[FieldDefinition], values: dict[str, Any], *, editing: bool
+    request: Request, definitions: list[_Field], values: dict[str, Any], *, editing: bool
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": values.get("name", ""),
