@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.core.context import RequestContext
-from nexus.core.db import Base, Database
+from nexus.core.db import Base, Database, append_only
 from nexus.core.ids import new_id
 from nexus.core.types import JSONType, UTCDateTime, utcnow
 
 
+@append_only
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     event,
+    insert,
     inspect,
     text,
 )
@@ -254,6 +255,52 @@ def _tenant_criteria(tenant: uuid.UUID) -> Any:
     return with_loader_criteria(
         TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True
     )
+
+
+#: Append-only tables whose new rows skip the unit of work (`append_only`).
+_APPEND_ONLY: set[type] = set()
+
+
+def append_only(model: type[_Row]) -> type[_Row]:
+    """Class decorator: new rows of `model` (an append-only log, such as the audit log or
+    the outbox) are written by a plain multi-row INSERT when the session flushes, at the
+    moment the unit of work would have written them, but without its per-object work. On
+    PostgreSQL the rows of several such tables go in one statement (INSERTs in a WITH). Their
+    tables must have no foreign key to rows written in the same flush."""
+    _APPEND_ONLY.add(model)
+    return model
+
+
+@event.listens_for(Session, "before_flush")
+def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
+    pending = [obj for obj in session.new if type(obj) in _APPEND_ONLY]
+    if not pending:
+        return
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for obj in pending:
+        session.expunge(obj)
+        with_defaults(obj)
+        mapper = inspect(obj).mapper
+        by_table.setdefault(mapper.local_table, []).append(  # type: ignore[arg-type]
+            {name: getattr(obj, key) for key, name in _column_names(mapper)}
+        )
+    tables = list(by_table.items())
+    connection = session.connection()
+    if connection.dialect.name == "postgresql" and len(tables) > 1:
+        (last, last_rows), earlier = tables[-1], tables[:-1]
+        statement = insert(last).values(last_rows)
+        for n, (table, rows) in enumerate(earlier):
+            statement = statement.add_cte(insert(table).values(rows).cte(f"appended_{n}"))
+        connection.execute(statement)
+        return
+    for table, rows in tables:
+        connection.execute(insert(table), rows)
+
+
+@functools.cache
+def _column_names(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
+    """(attribute, column name) of a mapper's columns."""
+    return tuple((mapper.get_property_by_column(c).key, c.name) for c in mapper.columns)
 
 
 @event.listens_for(Session, "before_flush")

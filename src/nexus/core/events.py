@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.core.context import RequestContext
-from nexus.core.db import Base
+from nexus.core.db import Base, append_only
 from nexus.core.ids import new_id
 from nexus.core.types import JSONType, UTCDateTime, utcnow
 
 
+@append_only
 class OutboxEvent(Base):
     __tablename__ = "outbox_events"
     __table_args__ = (Index("ix_outbox_events_pending", "dispatched_at", "occurred_at"),)
