@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nexus.core import sqlite_driver
-from nexus.core.db import Database, commit
+from nexus.core.db import INLINE, Database, commit
 from nexus.core.security import Keyring
 from tests.conftest import ENGINE, SECRET_KEYS
 
@@ -142,3 +143,37 @@ async def test_a_failing_write_of_a_commit_is_raised_by_it_and_nothing_is_kept(
         session.add(_Row(n=5))
         await commit(session)  # the connection is usable again
         assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 5]
+
+
+async def _count(database: Database, sql: str) -> int:
+    async with database.session(write=False) as session:
+        session.info[INLINE] = True
+        return int((await session.execute(text(sql))).scalar_one())
+
+
+async def test_a_request_reads_in_place_and_a_long_read_moves_to_the_thread(
+    rows_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thread_calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def on_thread(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        thread_calls.append("call")
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", on_thread)
+    long_read = (
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
+        "SELECT count(*) FROM n"
+    )
+
+    await _count(rows_database, "SELECT 1")  # opens the read connection
+    thread_calls.clear()
+    short = await _count(rows_database, "SELECT count(*) FROM rows")
+    short_calls = len(thread_calls)
+    monkeypatch.setattr(sqlite_driver, "READ_IN_PLACE_MS", 0.01)
+    long = await _count(rows_database, long_read)
+
+    assert (short, long) == (0, 300000)
+    assert short_calls == 1  # only the read transaction's end went to the thread
+    assert len(thread_calls) == short_calls + 2  # the long read moved there, then the end

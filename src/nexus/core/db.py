@@ -154,9 +154,9 @@ def tenant_set_by_lookup(session: AsyncSession, tenant_id: uuid.UUID | None) -> 
         session.info[_TRANSACTION_TENANT] = (id(transaction), tenant_id)
 
 
-#: `session.info` flag of a request's write session: on SQLite its transaction runs on the
-#: event loop's thread up to COMMIT (`sqlite_driver.OneHopConnection.run_inline`).
-INLINE_WRITES = "inline_writes"
+#: `session.info` flag of a request's session: on SQLite its transaction runs on the event
+#: loop's thread up to COMMIT (`sqlite_driver.OneHopConnection.run_inline`).
+INLINE = "inline"
 #: The transaction about to begin gets its tenant from its first statement, a lookup.
 _TENANT_BY_LOOKUP = "tenant_by_lookup"
 #: (the session transaction's id, the tenant set on it), kept in `session.info`. (A savepoint
@@ -321,7 +321,7 @@ def _stamp_tenant(session: Session, flush_context: UOWTransaction, instances: An
 def _tenant_on_transaction(
     session: Session, transaction: SessionTransaction, connection: Connection
 ) -> None:
-    if session.info.get(INLINE_WRITES):
+    if session.info.get(INLINE):
         driver = connection.connection.dbapi_connection
         if isinstance(driver, sqlite_driver.OneHopConnection):
             driver.run_inline()

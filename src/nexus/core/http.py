@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
 from nexus.core.db import (
-    INLINE_WRITES,
+    INLINE,
     Database,
     bind_tenant,
     commit,
@@ -84,7 +84,7 @@ class NexusRoute(APIRoute):
             database: Database = request.app.state.database
             write = request.method not in ("GET", "HEAD", "OPTIONS")
             async with database.session(write=write) as session:
-                session.info[INLINE_WRITES] = write
+                session.info[INLINE] = True
                 request.state.session = session
                 key = request.headers.get("idempotency-key") if request.method == "POST" else None
                 if key is None:
@@ -200,6 +200,7 @@ async def _resolve_caller(
         # write lock while the resolver and the Idempotency-Key claim commit their own short
         # writes, which would then wait on it; resolve in a read transaction instead.
         async with database.session(write=False) as reader:
+            reader.info[INLINE] = True
             ctx = await resolve(request, reader)
             # What the lookup loaded (the caller's business, key, user) is copied into the
             # request's session without a query, as if it had been read there. A write to a

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -99,6 +100,35 @@ def _commit(
         connection.rollback()
         raise
     connection.commit()
+
+
+#: How long a read may run on the event loop's thread before it moves to the connection's.
+READ_IN_PLACE_MS = 2.0
+#: SQLite virtual-machine steps between two looks at the clock.
+_PROGRESS_STEPS = 1000
+
+
+def _read_in_place(
+    connection: sqlite3.Connection,
+    begin: str | None,
+    operation: str,
+    parameters: Any,
+    many: bool,
+) -> _Outcome | None:
+    """Run a read on the calling thread, or give up (None) once it takes longer than
+    `READ_IN_PLACE_MS`; a SELECT stopped this way has changed nothing."""
+    deadline = time.perf_counter() + READ_IN_PLACE_MS / 1000
+    connection.set_progress_handler(lambda: time.perf_counter() > deadline, _PROGRESS_STEPS)
+    try:
+        outcome = _execute(connection, begin, (), operation, parameters, many)
+    except sqlite3.OperationalError as error:
+        if error.sqlite_errorcode & 0xFF == sqlite3.SQLITE_INTERRUPT:
+            return None
+        raise
+    finally:
+        connection.set_progress_handler(None, 0)
+    assert not isinstance(outcome, _Busy)  # a read's BEGIN (deferred) never waits
+    return outcome
 
 
 def _execute(
@@ -196,7 +226,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """Defers `BEGIN` to the transaction's first statement (same hop), and skips COMMIT and
     ROLLBACK when SQLite has no transaction open (the pool's reset after a commit)."""
 
-    __slots__ = ("inline", "pending_begin", "queue_writes", "queued")
+    __slots__ = ("inline", "pending_begin", "queue_writes", "queued", "writing")
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -208,6 +238,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self.queued: list[_Write] = []
         #: This transaction's statements run on the event loop's thread (see `run_inline`).
         self.inline = False
+        #: The transaction began with BEGIN IMMEDIATE (it holds the write lock).
+        self.writing = False
 
     def begin(self, statement: str) -> None:
         self.pending_begin = statement
@@ -219,7 +251,16 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         async with self._execute_mutex:
             begin, self.pending_begin = self.pending_begin, None
             queued, self.queued = self.queued, []
+            if begin is not None:
+                self.writing = begin == IMMEDIATE
             inline = self.inline and operation is not None
+            if self.inline and operation is not None and not self.writing and not queued:
+                done = _read_in_place(connection._conn, begin, operation, parameters, many)
+                if done is not None:
+                    return done
+                # Too long to run in place: on the connection's thread, in the same transaction.
+                begin = None if connection._conn.in_transaction else begin
+                inline = False
             wait, deadline = FIRST_WAIT, None
             while True:
                 outcome: _Outcome | _Busy
@@ -251,17 +292,19 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def run_inline(self) -> None:
         """Run this transaction's statements, but not its COMMIT, on the event loop's thread.
 
-        For a request's write transaction on SQLite: once it holds the write lock, each trip
-        to the connection's thread handed the event loop to other requests, and the lock
-        stayed taken while they ran (several milliseconds under load, for a few hundred
-        microseconds of work). Run in place, the transaction goes from its first statement to
-        its COMMIT without yielding, except to wait for the lock. COMMIT still runs on the
-        connection's thread: it may checkpoint the WAL, and the lock is free once it is done
-        there."""
+        For a request's transaction on SQLite. A write transaction: once it holds the write
+        lock, each trip to the connection's thread handed the event loop to other requests,
+        and the lock stayed taken while they ran (several milliseconds under load, for a few
+        hundred microseconds of work); run in place, it goes from its first statement to its
+        COMMIT without yielding, except to wait for the lock. A read transaction never waits
+        (WAL), and most reads take microseconds, less than the trip to the thread costs; a
+        read still running after `READ_IN_PLACE_MS` is stopped and run again on the thread,
+        so a long one does not hold up the event loop. COMMIT still runs on the connection's
+        thread: it may checkpoint the WAL, and the lock is free once it is done there."""
         self.inline = True
 
     def commit(self) -> None:
-        self.inline = False
+        self.inline = self.writing = False
         self.queue_writes = False
         if self.queued:
             try:
@@ -272,7 +315,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             super().commit()
 
     def rollback(self) -> None:
-        self.inline = False
+        self.inline = self.writing = False
         self.queue_writes = False
         self.queued = []
         if not self._idle():
