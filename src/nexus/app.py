@@ -27,6 +27,8 @@ from nexus.core.worker import Worker
 from nexus.modules import load_modules
 
 CONSOLE_STATIC = Path(__file__).parent / "console" / "static"
+#: The garbage collector's thresholds in a server process (Python's are 700, 10, 10).
+GC_THRESHOLDS = (7000, 20, 20)
 CRM_STATIC = Path(__file__).parent / "crm" / "static"
 
 DESCRIPTION = """NEXUS runs a business through one API.
@@ -49,8 +51,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         # What exists at start (modules, metadata, compiled statements) lives as long as the
         # process: kept out of the garbage collector's generations, a full collection no
         # longer walks it, which cut the 99th-percentile latency under load by half or more.
+        # A request allocates thousands of short-lived objects: collecting the youngest
+        # generation every 7,000 allocations instead of 700 costs less for the same garbage.
         gc.collect()
         gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         stop = asyncio.Event()
         task = None
         if settings.run_worker_in_server:
