@@ -15,7 +15,7 @@ from sqlalchemy import select
 from nexus.core.audit import AuditEvent
 from nexus.core.context import RequestContext
 from nexus.core.db import Database, bind_tenant
-from nexus.crm.service import imports
+from nexus.crm.service import exports
 from tests.crm.dealkit import counting, make_deal, make_pipeline, stage_ids
 from tests.identity.factories import TenantFixture, add_member, make_tenant
 
@@ -136,7 +136,7 @@ async def test_leads_export_follows_the_lead_list_and_record_level_access(
 async def test_export_is_read_in_batches_each_in_a_session_of_its_own(
     client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "CHUNK", 2)
+    monkeypatch.setattr(exports, "CHUNK", 2)
     tenant = await make_tenant(database, modules=["crm"])
     for index in range(5):
         await post(client, "contacts", {"first_name": f"Person {index}"}, tenant.headers)
@@ -152,7 +152,7 @@ async def test_export_is_read_in_batches_each_in_a_session_of_its_own(
 async def test_a_stream_sees_no_record_created_after_it_started_and_none_twice(
     client: httpx.AsyncClient, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(imports, "CHUNK", 2)
+    monkeypatch.setattr(exports, "CHUNK", 2)
     tenant = await make_tenant(database, modules=["crm"])
     for index in range(4):
         await post(client, "contacts", {"first_name": f"Person {index}"}, tenant.headers)
@@ -165,12 +165,12 @@ async def test_a_stream_sees_no_record_created_after_it_started_and_none_twice(
     )
     async with database.transaction(tenant.tenant_id) as session:
         await bind_tenant(session, tenant.tenant_id)
-        statement = imports.contacts_statement(
+        statement = exports.contacts_statement(
             session, ctx, q=None, tag=None, owner=None, company=None
         )
-        export = await imports.start_export(session, ctx, "contact", statement, filters={})
+        export = await exports.start_export(session, ctx, "contact", statement, filters={})
 
-    chunks = imports.stream_export(export)
+    chunks = exports.stream_export(export)
     text = await anext(chunks) + await anext(chunks)  # the header and the first batch
     await post(client, "contacts", {"first_name": "Latecomer"}, tenant.headers)
     async for chunk in chunks:

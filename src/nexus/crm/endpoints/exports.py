@@ -1,5 +1,5 @@
 """`/api/v1/crm/{contacts,companies,deals,leads}/export.csv`: any filtered list as CSV,
-streamed (see `service/imports.py` for how the rows are read while the file is sent).
+streamed (see `service/exports.py` for how the rows are read while the file is sent).
 
 This router is included before the records' routers, so `export.csv` is not read as an id."""
 
@@ -16,7 +16,7 @@ from nexus.core.http import NexusRoute, Session, problems, require
 from nexus.crm.schemas import SearchText
 from nexus.crm.schemas_deals import DealStatus
 from nexus.crm.schemas_leads import LeadStatus
-from nexus.crm.service import deals, imports, leads
+from nexus.crm.service import deals, exports, leads
 
 router = APIRouter(route_class=NexusRoute, prefix="/api/v1/crm", tags=["crm"])
 
@@ -41,9 +41,9 @@ def _csv(example: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def _response(export: imports.Export) -> StreamingResponse:
+def _response(export: exports.Export) -> StreamingResponse:
     return StreamingResponse(
-        imports.stream_export(export),
+        exports.stream_export(export),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{export.filename}"'},
     )
@@ -70,10 +70,10 @@ async def export_contacts(
     owner: Owner = None,
     company: Annotated[uuid.UUID | None, Query(description="Of this company")] = None,
 ) -> StreamingResponse:
-    statement = imports.contacts_statement(session, ctx, q=q, tag=tag, owner=owner, company=company)
+    statement = exports.contacts_statement(session, ctx, q=q, tag=tag, owner=owner, company=company)
     filters = {"q": q, "tag": tag, "owner": owner, "company": company}
     return _response(
-        await imports.start_export(session, ctx, "contact", statement, filters=filters)
+        await exports.start_export(session, ctx, "contact", statement, filters=filters)
     )
 
 
@@ -93,10 +93,10 @@ async def export_contacts(
 async def export_companies(
     session: Session, ctx: Exporter, q: Text = None, tag: Tag = None, owner: Owner = None
 ) -> StreamingResponse:
-    statement = imports.companies_statement(session, ctx, q=q, tag=tag, owner=owner)
+    statement = exports.companies_statement(session, ctx, q=q, tag=tag, owner=owner)
     filters = {"q": q, "tag": tag, "owner": owner}
     return _response(
-        await imports.start_export(session, ctx, "company", statement, filters=filters)
+        await exports.start_export(session, ctx, "company", statement, filters=filters)
     )
 
 
@@ -133,7 +133,7 @@ async def export_deals(
         company_id=company_id,
     )
     return _response(
-        await imports.start_export(
+        await exports.start_export(
             session,
             ctx,
             "deal",
@@ -163,7 +163,7 @@ async def export_leads(
 ) -> StreamingResponse:
     statement = leads.leads_statement(ctx, q=q, status=status)
     return _response(
-        await imports.start_export(
+        await exports.start_export(
             session, ctx, "lead", statement, filters={"q": q, "status": status}
         )
     )
