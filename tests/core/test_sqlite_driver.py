@@ -177,3 +177,11 @@ async def test_a_request_reads_in_place_and_a_long_read_moves_to_the_thread(
     assert (short, long) == (0, 300000)
     assert short_calls == 1  # only the read transaction's end went to the thread
     assert len(thread_calls) == short_calls + 2  # the long read moved there, then the end
+
+
+def test_only_reads_run_in_place_with_a_time_limit() -> None:
+    assert sqlite_driver._is_read("SELECT 1")
+    assert sqlite_driver._is_read("  with n(i) as (select 1) select i from n")
+    assert not sqlite_driver._is_read("INSERT INTO t VALUES (1)")
+    assert not sqlite_driver._is_read("WITH x AS (SELECT 1) DELETE FROM t")
+    assert not sqlite_driver._is_read("UPDATE t SET n = 2")

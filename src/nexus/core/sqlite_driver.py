@@ -254,7 +254,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             if begin is not None:
                 self.writing = begin == IMMEDIATE
             inline = self.inline and operation is not None
-            if self.inline and operation is not None and not self.writing and not queued:
+            if (
+                self.inline
+                and operation is not None
+                and not self.writing
+                and not queued
+                and _is_read(operation)
+            ):
                 done = _read_in_place(connection._conn, begin, operation, parameters, many)
                 if done is not None:
                     return done
@@ -320,6 +326,15 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self.queued = []
         if not self._idle():
             super().rollback()
+
+
+def _is_read(operation: str) -> bool:
+    """A SELECT (or a WITH ... SELECT): stopping it part-way changes nothing."""
+    head = operation.lstrip()[:6].upper()
+    if head == "SELECT":
+        return True
+    text = operation.upper()
+    return head[:4] == "WITH" and not any(word in text for word in ("INSERT", "UPDATE", "DELETE"))
 
 
 def _queueable(operation: str) -> bool:
