@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 from typing import Annotated, Any
 
 from fastapi import Request, Response
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.console.pages.common import require
@@ -21,12 +19,11 @@ from nexus.console.shell import (
 )
 from nexus.core.context import RequestContext
 from nexus.core.errors import FieldError, NexusError, ValidationFailed
-from nexus.crm.models import Company, Contact
 from nexus.crm.schemas import (
     FieldDefinition,
 )
 from nexus.crm.service import fields
-from nexus.crm.service.common import ALL_RECORDS, visible_to
+from nexus.crm.service.common import ALL_RECORDS
 from nexus.identity.service import team
 
 ContactCreator = Annotated[RequestContext, require("crm.contact.create")]
@@ -220,21 +217,3 @@ async def _owners(session: AsyncSession, ctx: RequestContext) -> list[tuple[str,
         return None
     page = await team.list_members(session, ctx, status="active", limit=CHOICES)
     return [(str(m.user_id), m.name or m.email) for m in page.items]
-
-
-async def _records(
-    session: AsyncSession, ctx: RequestContext, model: Any, current: uuid.UUID | None
-) -> list[tuple[str, str]]:
-    """The records (contacts or companies) a deal or contact may point at, by name: only
-    names are read, so no sensitive value is revealed (nor a read of one audited)."""
-    if model is Contact:
-        columns = [Contact.id, Contact.first_name, Contact.last_name]
-    else:
-        columns = [Company.id, Company.name]
-    live = (model.deleted_at.is_(None), visible_to(ctx, model.owner_id.expression))
-    statement = select(*columns).where(*live).order_by(model.search_name).limit(CHOICES)
-    rows = list((await session.execute(statement)).all())
-    if current is not None and all(row[0] != current for row in rows):
-        linked = select(*columns).where(model.id == current, *live)
-        rows += list((await session.execute(linked)).all())
-    return [(str(row[0]), " ".join(str(part) for part in row[1:] if part)) for row in rows]

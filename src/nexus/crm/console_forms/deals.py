@@ -23,6 +23,7 @@ from nexus.core.context import RequestContext
 from nexus.core.errors import FieldError, NexusError, ValidationFailed
 from nexus.core.money import Money
 from nexus.crm.console_forms.common import (
+    CHOICES,
     STAGE_KINDS,
     STARTING_STAGES,
     DealCreator,
@@ -33,13 +34,11 @@ from nexus.crm.console_forms.common import (
     _failed,
     _form_page,
     _owners,
-    _records,
     _text,
     _version,
 )
-from nexus.crm.models import Company, Contact
 from nexus.crm.schemas_deals import DealCreate, DealUpdate, PipelineCreate, PipelineUpdate
-from nexus.crm.service import activities, deals, pipelines
+from nexus.crm.service import activities, companies, contacts, deals, pipelines
 from nexus.identity.service import tenant_profile
 
 router = new_router()
@@ -84,12 +83,16 @@ async def _deal_form(
         "pipeline": pipeline,
         "owners": await _owners(session, ctx),
         "contacts": (
-            await _records(session, ctx, Contact, deal.contact_id if deal else None)
+            await contacts.choices(
+                session, ctx, current=deal.contact_id if deal else None, limit=CHOICES
+            )
             if ctx.can("crm.contact.read")
             else None
         ),
         "companies": (
-            await _records(session, ctx, Company, deal.company_id if deal else None)
+            await companies.choices(
+                session, ctx, current=deal.company_id if deal else None, limit=CHOICES
+            )
             if ctx.can("crm.company.read")
             else None
         ),

@@ -19,6 +19,7 @@ from nexus.console.shell import (
 from nexus.core.context import RequestContext
 from nexus.core.errors import NexusError
 from nexus.crm.console_forms.common import (
+    CHOICES,
     CompanyCreator,
     CompanyDeleter,
     CompanyUpdater,
@@ -35,12 +36,10 @@ from nexus.crm.console_forms.common import (
     _Field,
     _form_page,
     _owners,
-    _records,
     _tags,
     _text,
     _version,
 )
-from nexus.crm.models import Company
 from nexus.crm.schemas import (
     CompanyCreate,
     CompanyUpdate,
@@ -74,7 +73,9 @@ async def _contact_form(
         "definitions": definitions,
         "owners": await _owners(session, ctx),
         "companies": (
-            await _records(session, ctx, Company, chosen) if ctx.can("crm.company.read") else None
+            await companies.choices(session, ctx, current=chosen, limit=CHOICES)
+            if ctx.can("crm.company.read")
+            else None
         ),
         "existing_id": _existing(error),
     }

@@ -331,3 +331,12 @@ async def merge_companies(
         changes=["merged_into_id", "deleted_at"],
     )
     return (await _present(session, ctx, [keep]))[0]
+
+
+async def choices(
+    session: AsyncSession, ctx: RequestContext, *, current: uuid.UUID | None, limit: int
+) -> list[tuple[str, str]]:
+    """(id, name) of the companies the caller may see, for a form's picker."""
+    return await records.name_choices(
+        session, ctx, Company, [Company.name], current=current, limit=limit
+    )

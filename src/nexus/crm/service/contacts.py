@@ -382,3 +382,12 @@ async def merge_contacts(
         changes=["merged_into_id", "deleted_at"],
     )
     return (await _present(session, ctx, [keep]))[0]
+
+
+async def choices(
+    session: AsyncSession, ctx: RequestContext, *, current: uuid.UUID | None, limit: int
+) -> list[tuple[str, str]]:
+    """(id, name) of the contacts the caller may see, for a form's picker."""
+    return await records.name_choices(
+        session, ctx, Contact, [Contact.first_name, Contact.last_name], current=current, limit=limit
+    )

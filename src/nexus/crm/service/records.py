@@ -25,7 +25,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from nexus.core.context import RequestContext
 from nexus.core.errors import FieldError, NexusError, invalid
-from nexus.crm.service.common import ALL_RECORDS, search_key
+from nexus.crm.service.common import ALL_RECORDS, search_key, visible_to
 from nexus.identity.errors import UserNotFound
 from nexus.identity.service import team
 
@@ -123,6 +123,28 @@ def _duplicates_lookup(model: Any, by_email: bool, by_phone: bool, excepting: bo
         lookups.append(lookup)
     statement = lookups[0] if len(lookups) == 1 else union_all(*lookups)
     return statement.limit(DUPLICATES_READ)  # type: ignore[return-value]
+
+
+async def name_choices(
+    session: AsyncSession,
+    ctx: RequestContext,
+    model: Any,
+    name_columns: Sequence[Any],
+    *,
+    current: uuid.UUID | None,
+    limit: int,
+) -> list[tuple[str, str]]:
+    """(id, name) of the live records the caller may see, by name, for a picker; the record
+    currently linked (`current`) is added when it is visible but beyond `limit`. Only names
+    are read, so no sensitive value is revealed (nor a read of one audited)."""
+    columns = [model.id, *name_columns]
+    live = (model.deleted_at.is_(None), visible_to(ctx, model.owner_id.expression))
+    statement = select(*columns).where(*live).order_by(model.search_name).limit(limit)
+    rows = list((await session.execute(statement)).all())
+    if current is not None and all(row[0] != current for row in rows):
+        linked = select(*columns).where(model.id == current, *live)
+        rows += list((await session.execute(linked)).all())
+    return [(str(row[0]), " ".join(str(part) for part in row[1:] if part)) for row in rows]
 
 
 def may_open(ctx: RequestContext, owner_id: uuid.UUID | None) -> bool:
