@@ -242,3 +242,21 @@ async def test_a_request_carries_its_callers_tenant_on_the_transaction(
 
     assert with_key.json() == {"setting": str(tenant.tenant_id)}
     assert with_token.json() == {"setting": str(tenant.tenant_id)}
+
+
+_ROLE_KEYS = select(Role.key).order_by(Role.key)
+
+
+async def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
+    session: AsyncSession,
+) -> None:
+    """The guard keeps one scoped copy of a statement per tenant; each run uses its own."""
+    a, b = await _two_tenants(session)
+    for _ in range(2):
+        await bind_tenant(session, a)
+        assert list(await session.scalars(_ROLE_KEYS)) == ["cashier", "clerk"]
+        await bind_tenant(session, b)
+        assert list(await session.scalars(_ROLE_KEYS)) == ["driver"]
+    await bind_tenant(session, None)
+    with pytest.raises(TenantContextMissing):
+        await session.execute(_ROLE_KEYS)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     insert,
     inspect,
@@ -246,7 +247,29 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     tenant = current_tenant(state.session)
     if tenant is None:
         raise TenantContextMissing()
-    state.statement = state.statement.options(_tenant_criteria(tenant))
+    state.statement = _guarded(state.statement, tenant)
+
+
+#: Per statement object, its guarded copy per tenant. A statement built once (at import) and
+#: run again gets the same guarded copy, whose cache key SQLAlchemy then works out only once.
+_guarded_statements: weakref.WeakKeyDictionary[Any, dict[uuid.UUID, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Guarded copies kept per statement; past this many tenants the statement's copies are
+#: dropped and made again as needed.
+_GUARDED_PER_STATEMENT = 256
+
+
+def _guarded(statement: Any, tenant: uuid.UUID) -> Any:
+    per_tenant = _guarded_statements.get(statement)
+    if per_tenant is None:
+        per_tenant = _guarded_statements[statement] = {}
+    guarded = per_tenant.get(tenant)
+    if guarded is None:
+        if len(per_tenant) >= _GUARDED_PER_STATEMENT:
+            per_tenant.clear()
+        guarded = per_tenant[tenant] = statement.options(_tenant_criteria(tenant))
+    return guarded
 
 
 @functools.lru_cache(maxsize=4096)
@@ -287,6 +310,19 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
     tables = list(by_table.items())
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(tables) > 1:
+        if all(len(rows) == 1 for _, rows in tables):
+            # The usual case (one audit event, one outbox event): a statement made once per
+            # set of tables, so SQLAlchemy compiles it once.
+            shape = tuple(table for table, _ in tables)
+            connection.execute(
+                _one_row_each(shape),
+                {
+                    f"a{n}_{name}": value
+                    for n, (_, rows) in enumerate(tables)
+                    for name, value in rows[0].items()
+                },
+            )
+            return
         (last, last_rows), earlier = tables[-1], tables[:-1]
         statement = insert(last).values(last_rows)
         for n, (table, rows) in enumerate(earlier):
@@ -295,6 +331,22 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
         return
     for table, rows in tables:
         connection.execute(insert(table), rows)
+
+
+@functools.cache
+def _one_row_each(tables: tuple[Table, ...]) -> Any:
+    """One INSERT per table, the earlier ones in a WITH, each row's values bound as
+    `a<n>_<column>`. (A multi-row VALUES has no cache key, so SQLAlchemy would compile the
+    statement on every flush.)"""
+
+    def one_row(n: int, table: Table) -> Any:
+        return insert(table).values({c.name: bindparam(f"a{n}_{c.name}") for c in table.columns})
+
+    *earlier, last = tables
+    statement = one_row(len(earlier), last)
+    for n, table in enumerate(earlier):
+        statement = statement.add_cte(one_row(n, table).cte(f"appended_{n}"))
+    return statement
 
 
 @functools.cache
