@@ -185,3 +185,51 @@ def test_only_reads_run_in_place_with_a_time_limit() -> None:
     assert not sqlite_driver._is_read("INSERT INTO t VALUES (1)")
     assert not sqlite_driver._is_read("WITH x AS (SELECT 1) DELETE FROM t")
     assert not sqlite_driver._is_read("UPDATE t SET n = 2")
+
+
+async def test_writers_of_one_process_take_turns_in_order_and_only_the_first_polls(
+    two_processes: tuple[Database, Database], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database, _ = two_processes
+    tries: list[int] = []
+    original = sqlite_driver._begin_immediate
+
+    def counted(cursor: Any) -> bool:
+        tries.append(1)
+        return original(cursor)
+
+    monkeypatch.setattr(sqlite_driver, "_begin_immediate", counted)
+    order: list[int] = []
+
+    async def write(n: int) -> None:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            order.append(n)
+
+    async with database.engine.begin() as held:
+        await held.execute(text("INSERT INTO t VALUES (1)"))
+        waiting = []
+        for n in (4, 2, 3):  # arrive in this order
+            waiting.append(asyncio.create_task(write(n)))
+            await asyncio.sleep(0.02)
+        assert not any(task.done() for task in waiting)
+    await asyncio.wait_for(asyncio.gather(*waiting), timeout=5)
+
+    assert order == [4, 2, 3]
+    assert len(tries) == 4  # each writer tried the lock once: none polled while in line
+    assert await _rows(database) == [1, 2, 3, 4]
+
+
+async def test_a_rolled_back_or_failed_writer_lets_the_next_one_in(
+    two_processes: tuple[Database, Database],
+) -> None:
+    database, _ = two_processes
+    async with database.engine.connect() as connection:
+        transaction = await connection.begin()
+        await connection.execute(text("INSERT INTO t VALUES (1)"))
+        await transaction.rollback()
+    with pytest.raises(OperationalError):
+        async with database.engine.begin() as connection:
+            await connection.execute(text("INSERT INTO missing VALUES (1)"))
+    await asyncio.wait_for(_insert(database, 2), timeout=5)
+    assert await _rows(database) == [2]

@@ -14,7 +14,10 @@ between tries, so with several processes writing, a waiter keeps sleeping past t
 lock is free and another process takes it again (seconds at the 99th percentile). A writer's
 `BEGIN IMMEDIATE` is therefore tried without SQLite's busy wait, and while the lock is taken
 the event loop (not the connection's thread) waits 0.2 ms, doubling up to 2 ms, and tries
-again, for up to `WRITE_LOCK_TIMEOUT` seconds.
+again, for up to `WRITE_LOCK_TIMEOUT` seconds. The writers of one engine (one per process)
+take turns, first come first served, before trying: a gate per engine and event loop, held
+from `BEGIN IMMEDIATE` to COMMIT or ROLLBACK. Only the first in line polls the lock, and a
+writer that came later can no longer take it first.
 
 The commit's writes travel with COMMIT: when a request commits (`nexus.core.db.commit`), the
 INSERTs the commit's flush sends (audit events, outbox events, other new rows) are queued and
@@ -32,6 +35,7 @@ import asyncio
 import collections
 import sqlite3
 import time
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +77,20 @@ def _begin_immediate(cursor: sqlite3.Cursor) -> bool:
     finally:
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return True
+
+
+async def _take_gate(
+    gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock],
+) -> asyncio.Lock:
+    loop = asyncio.get_running_loop()
+    gate = gates.get(loop)
+    if gate is None:
+        gate = gates[loop] = asyncio.Lock()
+    try:
+        await asyncio.wait_for(gate.acquire(), WRITE_LOCK_TIMEOUT)
+    except TimeoutError:
+        raise sqlite3.OperationalError("database is locked") from None
+    return gate
 
 
 #: A queued write: (operation, parameters, executemany).
@@ -226,11 +244,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """Defers `BEGIN` to the transaction's first statement (same hop), and skips COMMIT and
     ROLLBACK when SQLite has no transaction open (the pool's reset after a commit)."""
 
-    __slots__ = ("inline", "pending_begin", "queue_writes", "queued", "writing")
+    __slots__ = ("gate", "inline", "pending_begin", "queue_writes", "queued", "writing")
     _cursor_cls = OneHopCursor  # type: ignore[assignment]
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: OneHopDBAPI, connection: Any) -> None:
         super().__init__(dbapi, connection)
+        #: The writers' gate, while this connection's write transaction holds it.
+        self.gate: asyncio.Lock | None = None
         #: The BEGIN statement to run ahead of the next statement, if any.
         self.pending_begin: str | None = None
         #: Until the transaction ends, INSERTs wait in `queued` for the next hop or COMMIT.
@@ -253,6 +273,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             queued, self.queued = self.queued, []
             if begin is not None:
                 self.writing = begin == IMMEDIATE
+            if begin == IMMEDIATE and self.gate is None:
+                self.gate = await _take_gate(self.dbapi.gates)
             inline = self.inline and operation is not None
             if (
                 self.inline
@@ -309,23 +331,38 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         thread: it may checkpoint the WAL, and the lock is free once it is done there."""
         self.inline = True
 
+    def _open_gate(self) -> None:
+        gate, self.gate = self.gate, None
+        if gate is not None:
+            gate.release()
+
     def commit(self) -> None:
         self.inline = self.writing = False
         self.queue_writes = False
-        if self.queued:
-            try:
-                await_(self.hop(None, None, False))
-            except Exception as error:
-                self._handle_exception(error)
-        elif not self._idle():
-            super().commit()
+        try:
+            if self.queued:
+                try:
+                    await_(self.hop(None, None, False))
+                except Exception as error:
+                    self._handle_exception(error)
+            elif not self._idle():
+                super().commit()
+        finally:
+            self._open_gate()
 
     def rollback(self) -> None:
         self.inline = self.writing = False
         self.queue_writes = False
         self.queued = []
-        if not self._idle():
-            super().rollback()
+        try:
+            if not self._idle():
+                super().rollback()
+        finally:
+            self._open_gate()
+
+    def close(self) -> None:
+        self._open_gate()
+        super().close()
 
 
 def _is_read(operation: str) -> bool:
@@ -344,6 +381,14 @@ def _queueable(operation: str) -> bool:
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    """One per engine (`dbapi()`): it holds the engine's writers' gate, per event loop."""
+
+    def __init__(self, aiosqlite: Any, sqlite: Any) -> None:
+        super().__init__(aiosqlite, sqlite)
+        self.gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
         kw["check_same_thread"] = False
         adapted = super().connect(*arg, **kw)
