@@ -49,6 +49,7 @@ from nexus.core.errors import (
 )
 from nexus.core.registry import registry
 from nexus.core.settings import Settings
+from nexus.core.tenant_config import carry_version
 
 log = logging.getLogger("nexus.http")
 PROBLEM = "application/problem+json"
@@ -208,6 +209,7 @@ async def _resolve_caller(
             # on PostgreSQL, where the lookup runs in the request's own transaction.
             for loaded in reader.info.get("kept", ()):
                 keep_loaded(session, await session.merge(loaded, load=False))
+            carry_version(reader, session)
         await bind_tenant(session, ctx.tenant_id if ctx else None)
         return ctx
     return await resolve(request, session)

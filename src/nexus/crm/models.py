@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from nexus.core.concurrency import Versioned
 from nexus.core.db import Base, TenantScoped, tenant_foreign_key
+from nexus.core.tenant_config import tenant_configuration
 from nexus.core.types import JSONType, UTCDateTime, utcnow
 
 #: Kinds of custom field.
@@ -43,6 +44,7 @@ def _user_reference() -> Mapped[uuid.UUID | None]:
     return mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
+@tenant_configuration
 class FieldDefinition(Versioned, TenantScoped, Base):
     """A custom field of contacts, companies, deals or leads. A `sensitive` field (a clinic's
     allergies) is stored encrypted, shown only to roles holding `crm.sensitive.read`, and

@@ -41,6 +41,9 @@ class Tenant(Versioned, Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     suspended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     suspended_reason: Mapped[str | None] = mapped_column(String(500))
+    #: Raised whenever configuration that processes keep in memory changes (the CRM's custom
+    #: fields); see `nexus.core.tenant_config`. Not the row's own `version`.
+    config_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Branch(Versioned, TenantScoped, Base):

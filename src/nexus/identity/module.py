@@ -7,6 +7,7 @@ from nexus.identity.endpoints import router
 from nexus.identity.endpoints.deps import request_caller
 from nexus.identity.permissions import PERMISSIONS
 from nexus.identity.provision import provision
+from nexus.identity.service.tenants import raise_config_version
 
 module = Module(
     name="identity",
@@ -19,4 +20,4 @@ module = Module(
 )
 
 #: Hooks identity offers the layers below it.
-hooks = {"caller_resolver": request_caller}
+hooks = {"caller_resolver": request_caller, "configuration_changed": raise_config_version}

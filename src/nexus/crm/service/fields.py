@@ -13,6 +13,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -24,6 +25,7 @@ from nexus.core.context import RequestContext
 from nexus.core.db import database_of
 from nexus.core.errors import FieldError, ValidationFailed, invalid
 from nexus.core.pagination import paginate
+from nexus.core.tenant_config import cached
 from nexus.crm import schemas
 from nexus.crm.errors import FieldKeyTaken, FieldNotFound
 from nexus.crm.models import FieldDefinition
@@ -174,19 +176,50 @@ class CustomValues:
     sensitive: dict[str, Any]
 
 
-_DEFINITIONS = select(FieldDefinition).where(FieldDefinition.entity == bindparam("entity"))
+@dataclass(frozen=True)
+class FieldSpec:
+    """What checking and showing a value needs of its field's definition. Immutable: the
+    definitions of a business are shared by the requests of a process (`tenant_config`)."""
+
+    key: str
+    label: str
+    kind: str
+    choices: tuple[str, ...]
+    required: bool
+    sensitive: bool
 
 
-async def definitions_of(session: AsyncSession, entity: str) -> dict[str, FieldDefinition]:
-    rows = await session.scalars(_DEFINITIONS, {"entity": entity})
-    return {row.key: row for row in rows}
+_DEFINITIONS = select(
+    FieldDefinition.key,
+    FieldDefinition.label,
+    FieldDefinition.kind,
+    FieldDefinition.choices,
+    FieldDefinition.required,
+    FieldDefinition.sensitive,
+).where(FieldDefinition.entity == bindparam("entity"))
+
+
+async def definitions_of(session: AsyncSession, entity: str) -> Mapping[str, FieldSpec]:
+    """The business's `entity` fields by key; kept in memory between transactions while the
+    business's configuration is unchanged (field definitions are `@tenant_configuration`)."""
+
+    async def load() -> Mapping[str, FieldSpec]:
+        rows = await session.execute(_DEFINITIONS, {"entity": entity})
+        return MappingProxyType(
+            {
+                key: FieldSpec(key, label, kind, tuple(choices or ()), required, sensitive)
+                for key, label, kind, choices, required, sensitive in rows
+            }
+        )
+
+    return await cached(session, f"crm.fields.{entity}", load)
 
 
 def _bad(key: str, reason: str, code: str = "invalid") -> ValidationFailed:
     return invalid(f"body.custom.{key}", reason, code)
 
 
-def _checked(definition: FieldDefinition, value: Any) -> Any:
+def _checked(definition: FieldSpec, value: Any) -> Any:
     """The value to store for `definition`, or a 422 naming `body.custom.<key>`."""
     key, kind = definition.key, definition.kind
     if kind == "boolean":

@@ -19,7 +19,7 @@ import csv
 import dataclasses
 import io
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 from sqlalchemy import Table, insert, select
@@ -35,7 +35,7 @@ from nexus.core.jobs import enqueue
 from nexus.core.pagination import paginate
 from nexus.core.types import utcnow
 from nexus.crm import schemas_imports as schemas
-from nexus.crm.models import Company, Contact, ContactImport, FieldDefinition
+from nexus.crm.models import Company, Contact, ContactImport
 from nexus.crm.service import fields, records
 from nexus.crm.service.common import (
     email_key,
@@ -107,7 +107,7 @@ def _read(content: bytes) -> tuple[list[str], list[dict[str, str]]]:
     return header, rows
 
 
-def _check_header(header: list[str], definitions: dict[str, FieldDefinition]) -> None:
+def _check_header(header: list[str], definitions: Mapping[str, fields.FieldSpec]) -> None:
     if "first_name" not in header:
         raise invalid("body.file", "The header needs a first_name column", "missing_column")
     if len(set(header)) != len(header):
@@ -120,7 +120,7 @@ def _check_header(header: list[str], definitions: dict[str, FieldDefinition]) ->
         raise invalid("body.file", f"Unknown column {name!r}", "unknown_column")
 
 
-def _custom_value(definition: FieldDefinition, text: str) -> Any:
+def _custom_value(definition: fields.FieldSpec, text: str) -> Any:
     """A CSV cell as the value its field's kind expects (checked afterwards)."""
     if definition.kind == "number":
         try:
@@ -153,7 +153,7 @@ def _check_row(
     line: int,
     cells: dict[str, str],
     country: str,
-    definitions: dict[str, FieldDefinition],
+    definitions: Mapping[str, fields.FieldSpec],
 ) -> None:
     value = {name: (cells.get(name) or "").strip() for name in COLUMNS}
     for name, limit in LIMITS.items():

@@ -10,6 +10,7 @@ first open stage of a pipeline. A lead converts once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -266,7 +267,7 @@ def _as_lead_error(error: ValidationFailed, prefix: str) -> ValidationFailed:
     )
 
 
-def _carried(lead_custom: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+def _carried(lead_custom: dict[str, Any], definitions: Mapping[str, Any]) -> dict[str, Any]:
     """The lead's custom values whose key is also a field of the record being made."""
     return {key: value for key, value in (lead_custom or {}).items() if key in definitions}
 

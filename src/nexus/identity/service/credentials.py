@@ -25,6 +25,7 @@ from nexus.core.db import (
 from nexus.core.errors import TenantSuspended, Unauthenticated
 from nexus.core.registry import registry
 from nexus.core.security import Keyring, random_token
+from nexus.core.tenant_config import note_version
 from nexus.core.types import utcnow
 from nexus.identity.errors import InvalidToken, RefreshTokenReused
 from nexus.identity.models import (
@@ -273,6 +274,8 @@ def _session_context(
     if auth_session.tenant_id != tenant_id:
         raise InvalidToken()
     _check_tenant(tenant)
+    if tenant is not None:
+        note_version(session, tenant.id, tenant.config_version)
     permissions: frozenset[str] = PLATFORM_PERMISSIONS.get(user.platform_role or "", frozenset())
     modules: frozenset[str] = frozenset()
     extra: dict[str, str] = {}
@@ -373,6 +376,8 @@ async def _api_key_caller(
     if not _maker_still_entitled(key, maker, membership_status):
         raise InvalidToken()
     _check_tenant(tenant)
+    if tenant is not None:
+        note_version(session, tenant.id, tenant.config_version)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
         await _touch_api_key(session, key.id, now)
     permissions = frozenset(key.scopes) | PLATFORM_PERMISSIONS.get(

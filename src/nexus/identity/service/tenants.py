@@ -9,7 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pycountry
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
@@ -136,3 +137,17 @@ async def get_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | No
 
 async def find_tenant_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def raise_config_version(connection: Connection, tenant_ids: list[uuid.UUID]) -> None:
+    """The `configuration_changed` hook: configuration of these tenants that processes keep in
+    memory changed in this transaction (see `nexus.core.tenant_config`). The row's `version`
+    and `updated_at` stay: the tenant's own profile did not change."""
+    connection.execute(
+        update(Tenant.__table__)  # type: ignore[arg-type]
+        .where(Tenant.__table__.c.id.in_(tenant_ids))
+        .values(
+            config_version=Tenant.__table__.c.config_version + 1,
+            updated_at=Tenant.__table__.c.updated_at,
+        )
+    )
