@@ -463,7 +463,9 @@ async def commit(session: AsyncSession) -> None:
     """Commit the session. On SQLite the INSERTs the commit's flush sends travel with COMMIT in
     one call on the connection's thread (see `nexus.core.sqlite_driver`), so the write lock is
     released sooner; errors are raised here, as the flush inside `commit()` raises them."""
-    if session.in_transaction() and database_of(session).is_sqlite:
+    database = database_of(session)
+    # (A read session's commit writes nothing: only a writer's commit has INSERTs to carry.)
+    if database.is_sqlite and session.bind is database.engine and session.in_transaction():
         connection = await session.connection()
         raw = await connection.get_raw_connection()
         driver = raw.dbapi_connection
