@@ -110,7 +110,7 @@ async def bind_tenant(
     `set_by_next_lookup`: the next statement is a credential lookup with a
     `set_transaction_tenant` column, which tells the transaction itself."""
     session.info["tenant_id"] = tenant_id
-    if not session.in_transaction() or not _is_postgresql(session):
+    if not session.in_transaction() or not is_postgresql(session):
         session.info[_TENANT_BY_LOOKUP] = set_by_next_lookup
         return
     if set_by_next_lookup:
@@ -150,7 +150,7 @@ def _pg_transaction_tenant(
 def tenant_set_by_lookup(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
     """Note that a lookup with a `set_transaction_tenant` column has just set `tenant_id` on
     the session's transaction (so `bind_tenant` of that tenant costs nothing)."""
-    if session.in_transaction() and _is_postgresql(session):
+    if session.in_transaction() and is_postgresql(session):
         transaction = session.sync_session.get_transaction()
         session.info[_TRANSACTION_TENANT] = (id(transaction), tenant_id)
 
@@ -165,7 +165,8 @@ _TENANT_BY_LOOKUP = "tenant_by_lookup"
 _TRANSACTION_TENANT = "transaction_tenant"
 
 
-def _is_postgresql(session: AsyncSession | Session) -> bool:
+def is_postgresql(session: AsyncSession | Session) -> bool:
+    """The session's database is PostgreSQL (for the few statements that differ by engine)."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
@@ -512,7 +513,7 @@ def keep_loaded(session: AsyncSession, *objects: object) -> None:
 
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT (with `on_conflict_do_nothing/update`), same call on both engines."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         return postgresql_insert(table)
     return sqlite_insert(table)
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from nexus.core.context import RequestContext
+from nexus.core.db import is_postgresql
 from nexus.core.errors import FieldError, NexusError, invalid
 from nexus.crm.service.common import ALL_RECORDS, search_key, visible_to
 from nexus.identity.errors import UserNotFound
@@ -158,7 +159,7 @@ def has_tag(
     """The JSON list `column` holds `tag` (JSONB containment on PostgreSQL, json_each on
     SQLite: both read an index-free list exactly, not a text pattern)."""
     wanted = search_key(tag)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if is_postgresql(session):
         return column.op("@>")(func.jsonb_build_array(cast(wanted, String)))
     elements = func.json_each(column).table_valued("value")
     return exists(select(1).select_from(elements).where(elements.c.value == wanted))
