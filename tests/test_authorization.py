@@ -186,11 +186,38 @@ async def test_a_member_holding_exactly_the_permission_gets_through(
     client: httpx.AsyncClient, database: Database, tenant: TenantFixture, op: Operation
 ) -> None:
     assert op.requirement is not None and op.requirement.permission is not None
-    member = await add_member(database, tenant, permissions=[op.requirement.permission])
+    member = await add_member(database, tenant, permissions=list(op.requirement.permissions))
 
     response = await _call(client, op, _headers(member))
 
     assert response.status_code not in (401, 403), response.text
+
+
+NEEDING_MORE = [op for op in TENANT_PERMISSIONED if op.requirement and op.requirement.also]
+
+
+def test_exports_also_need_to_read_what_they_export() -> None:
+    needs = {(op.method, op.path): op.requirement.also for op in NEEDING_MORE if op.requirement}
+    assert needs == {
+        ("GET", "/api/v1/crm/contacts/export.csv"): ("crm.contact.read",),
+        ("GET", "/api/v1/crm/companies/export.csv"): ("crm.company.read",),
+        ("GET", "/api/v1/crm/deals/export.csv"): ("crm.deal.read",),
+        ("GET", "/api/v1/crm/leads/export.csv"): ("crm.lead.read",),
+        ("GET", "/api/v1/crm/contacts/{contact_id}/export"): ("crm.contact.read",),
+    }
+
+
+@pytest.mark.parametrize("op", NEEDING_MORE, ids=_ids(NEEDING_MORE))
+async def test_a_member_missing_one_of_several_permissions_gets_403_naming_it(
+    client: httpx.AsyncClient, database: Database, tenant: TenantFixture, op: Operation
+) -> None:
+    assert op.requirement is not None and op.requirement.permission is not None
+    member = await add_member(database, tenant, permissions=[op.requirement.permission])
+
+    response = await _call(client, op, _headers(member))
+
+    assert response.status_code == 403, response.text
+    assert response.json()["detail"] == f"Missing permission {op.requirement.also[0]}"
 
 
 @pytest.mark.parametrize("op", ANY_MEMBER, ids=_ids(ANY_MEMBER))

@@ -100,7 +100,7 @@ async def test_a_member_holding_the_permission_gets_the_page(
 ) -> None:
     tenant = await every_module_tenant(database)
     assert page.requirement is not None and page.requirement.permission is not None
-    member = await add_member(database, tenant, permissions=[page.requirement.permission])
+    member = await add_member(database, tenant, permissions=list(page.requirement.permissions))
     await console.sign_in(member.email)
 
     response = await console.get(page.path)

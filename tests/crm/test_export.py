@@ -54,7 +54,7 @@ async def test_companies_export_with_filters_access_and_formula_cells(
     await post(client, "companies", {"name": "Acme", "tags": ["vip"]}, tenant.headers)
     await post(client, "companies", {"name": "=HYPERLINK()", "industry": "@x"}, tenant.headers)
     staff = await add_member(
-        database, tenant, permissions=["crm.data.export", "crm.company.create"]
+        database, tenant, permissions=["crm.data.export", "crm.company.read", "crm.company.create"]
     )
     await post(client, "companies", {"name": "Staff Ltd"}, staff.headers)
 
@@ -118,7 +118,7 @@ async def test_leads_export_follows_the_lead_list_and_record_level_access(
     tenant = await make_tenant(database, modules=["crm"])
     await post(client, "leads", {"name": "Ada Obi", "email": "ada@example.com"}, tenant.headers)
     await post(client, "leads", {"name": "+Bola", "company_name": "Acme"}, tenant.headers)
-    staff = await add_member(database, tenant, permissions=["crm.data.export"])
+    staff = await add_member(database, tenant, permissions=["crm.data.export", "crm.lead.read"])
 
     found = rows_of(
         await client.get(f"{CRM}/leads/export.csv", params={"q": "ADA"}, headers=tenant.headers)
@@ -189,7 +189,9 @@ async def test_sensitive_columns_are_exported_only_to_those_allowed_and_audited(
     made = await post(
         client, "companies", {"name": "Acme", "custom": {"bank": "x1"}}, tenant.headers
     )
-    staff = await add_member(database, tenant, permissions=["crm.data.export", "crm.record.all"])
+    staff = await add_member(
+        database, tenant, permissions=["crm.data.export", "crm.company.read", "crm.record.all"]
+    )
 
     shown = rows_of(await client.get(f"{CRM}/companies/export.csv", headers=tenant.headers))
     hidden = rows_of(await client.get(f"{CRM}/companies/export.csv", headers=staff.headers))

@@ -179,7 +179,7 @@ async def test_export_is_filtered_by_access_and_hides_sensitive_columns(
     )
     await worker.run_until_idle()
     member = await add_member(
-        database, tenant, permissions=["crm.data.export", "crm.contact.create"]
+        database, tenant, permissions=["crm.data.export", "crm.contact.read", "crm.contact.create"]
     )
     mine = await client.post(
         "/api/v1/crm/contacts", json={"first_name": "Mine"}, headers=member.headers

@@ -283,7 +283,9 @@ async def test_staff_cannot_export_or_erase_a_contact_they_do_not_own(
     client: httpx.AsyncClient, database: Database
 ) -> None:
     tenant = await crm_tenant(database)
-    staff = await add_member(database, tenant, permissions=["crm.data.export", "crm.data.erase"])
+    staff = await add_member(
+        database, tenant, permissions=["crm.data.export", "crm.contact.read", "crm.data.erase"]
+    )
     contact_id = await patient(database, tenant)
 
     exported = await client.get(f"{CRM}/contacts/{contact_id}/export", headers=staff.headers)

@@ -220,13 +220,26 @@ class Requirement:
     docs and the generated authorization tests can enumerate every endpoint's permission."""
 
     def __init__(
-        self, permission: str | None, module: str, *, platform: bool, any_tenant: bool = False
+        self,
+        permission: str | None,
+        module: str,
+        *,
+        platform: bool,
+        any_tenant: bool = False,
+        also: tuple[str, ...] = (),
     ) -> None:
         self.permission = permission
         self.module = module
         self.platform = platform
         #: Any authenticated caller, with or without a tenant (e.g. `GET /me`).
         self.any_tenant = any_tenant
+        #: Permissions needed besides `permission` (an export also needs to read the records).
+        self.also = also
+
+    @property
+    def permissions(self) -> tuple[str, ...]:
+        """Every permission the endpoint needs."""
+        return ((self.permission,) if self.permission else ()) + self.also
 
     async def check(self, request: Request, session: AsyncSession) -> RequestContext:
         ctx = await caller(request, session)
@@ -242,21 +255,25 @@ class Requirement:
             raise PermissionDenied(detail="This credential is not for a business; switch tenant")
         if self.module not in ctx.enabled_modules:
             raise ModuleNotEnabled(detail=f"The {self.module} module is not enabled")
-        if self.permission and not ctx.can(self.permission):
-            raise PermissionDenied(detail=f"Missing permission {self.permission}")
+        for permission in self.permissions:
+            if not ctx.can(permission):
+                raise PermissionDenied(detail=f"Missing permission {permission}")
         await bind_tenant(session, ctx.tenant_id)
         return ctx
 
 
-def require(permission: str | None, *, module: str | None = None) -> Any:
-    """Dependency: an authenticated caller of an enabled module holding `permission`.
+def require(
+    permission: str | None, *, module: str | None = None, also: tuple[str, ...] = ()
+) -> Any:
+    """Dependency: an authenticated caller of an enabled module holding `permission`, and
+    each permission in `also`.
 
     `permission=None` asks only for an authenticated caller of a tenant (and `module`).
     """
     owner = module or (permission.split(".")[0] if permission else None)
     if owner is None:
         raise ValueError("require(None) needs module=")
-    return _depends(Requirement(permission, owner, platform=False))
+    return _depends(Requirement(permission, owner, platform=False, also=also))
 
 
 def _depends(requirement: Requirement) -> Any:
@@ -487,6 +504,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             if requirement is not None:
                 operation["security"] = [{"bearer": []}]
                 operation["x-permission"] = requirement.permission
+                if requirement.also:
+                    operation["x-also-requires"] = list(requirement.also)
     return schema
 
 

@@ -16,7 +16,7 @@ router = APIRouter(route_class=NexusRoute, prefix="/api/v1/crm", tags=["crm"])
 
 Reader = Annotated[RequestContext, require("crm.contact.read")]
 Manager = Annotated[RequestContext, require("crm.consent.manage")]
-Exporter = Annotated[RequestContext, require("crm.data.export")]
+Exporter = Annotated[RequestContext, require("crm.data.export", also=("crm.contact.read",))]
 Eraser = Annotated[RequestContext, require("crm.data.erase")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page")]

@@ -20,17 +20,21 @@ from nexus.crm.service import deals, exports, leads
 
 router = APIRouter(route_class=NexusRoute, prefix="/api/v1/crm", tags=["crm"])
 
-Exporter = Annotated[RequestContext, require("crm.data.export")]
+# An export needs `crm.data.export` and the permission to read the records it holds.
+ContactExporter = Annotated[RequestContext, require("crm.data.export", also=("crm.contact.read",))]
+CompanyExporter = Annotated[RequestContext, require("crm.data.export", also=("crm.company.read",))]
+DealExporter = Annotated[RequestContext, require("crm.data.export", also=("crm.deal.read",))]
+LeadExporter = Annotated[RequestContext, require("crm.data.export", also=("crm.lead.read",))]
 Text = Annotated[SearchText | None, Query(description="In name, e-mail or phone")]
 Tag = Annotated[SearchText | None, Query(description="Having this tag")]
 Owner = Annotated[uuid.UUID | None, Query(description="Owned by this user")]
 
 ACCESS = (
-    " Needs `crm.data.export`; without `crm.record.all` only the caller's own records are "
-    "exported. Cells a spreadsheet would run as a formula (starting with `=`, `+`, `-` or "
-    "`@`) are prefixed with `'`. The file is streamed in batches of 1,000 rows and holds the "
-    "records created before the export started. One audit event records the export and the "
-    "filters used."
+    " Needs `crm.data.export` and the records' read permission; without `crm.record.all` "
+    "only the caller's own records are exported. Cells a spreadsheet would run as a formula "
+    "(starting with `=`, `+`, `-` or `@`) are prefixed with `'`. The file is streamed in "
+    "batches of 1,000 rows and holds the records created before the export started. One "
+    "audit event records the export and the filters used."
 )
 
 
@@ -64,7 +68,7 @@ def _response(export: exports.Export) -> StreamingResponse:
 )
 async def export_contacts(
     session: Session,
-    ctx: Exporter,
+    ctx: ContactExporter,
     q: Text = None,
     tag: Tag = None,
     owner: Owner = None,
@@ -91,7 +95,7 @@ async def export_contacts(
     ),
 )
 async def export_companies(
-    session: Session, ctx: Exporter, q: Text = None, tag: Tag = None, owner: Owner = None
+    session: Session, ctx: CompanyExporter, q: Text = None, tag: Tag = None, owner: Owner = None
 ) -> StreamingResponse:
     statement = exports.companies_statement(session, ctx, q=q, tag=tag, owner=owner)
     filters = {"q": q, "tag": tag, "owner": owner}
@@ -116,7 +120,7 @@ async def export_companies(
 )
 async def export_deals(
     session: Session,
-    ctx: Exporter,
+    ctx: DealExporter,
     pipeline_id: uuid.UUID | None = None,
     stage_id: uuid.UUID | None = None,
     status: DealStatus | None = None,
@@ -157,7 +161,7 @@ async def export_deals(
 )
 async def export_leads(
     session: Session,
-    ctx: Exporter,
+    ctx: LeadExporter,
     q: Annotated[SearchText | None, Query(description="Part of the name, e-mail or phone")] = None,
     status: Annotated[LeadStatus | None, Query(description="Only leads in this status")] = None,
 ) -> StreamingResponse:
