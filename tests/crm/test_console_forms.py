@@ -915,3 +915,40 @@ async def test_editing_a_record_of_a_former_member_keeps_its_owner(
     assert saved.status_code == 303
     kept = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
     assert (kept["first_name"], kept["owner_id"]) == ("Adaeze", str(staff.user_id))
+
+
+async def test_a_deal_moves_to_another_pipeline_by_choosing_one_of_its_stages(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    sales = await make_pipeline(client, tenant)
+    wholesale = await make_pipeline(client, tenant, name="Wholesale")
+    deal = await make_deal(
+        client,
+        tenant.headers,
+        5000,
+        pipeline_id=sales["id"],
+        stage_id=stage_ids(sales)["qualified"],
+    )
+    await console.sign_in(tenant.owner.email)
+    path = f"/crm/deals/{deal['id']}"
+    target = stage_ids(wholesale)["proposal"]
+
+    form = await console.get(f"{path}/edit")
+    moved = await console.post(
+        f"{path}/edit",
+        {"title": deal["title"], "stage_id": target, "amount": "50", "version": "1"},
+    )
+    after = await held(client, tenant, f"/api/v1/crm/deals/{deal['id']}")
+    stayed = await console.post(
+        f"{path}/edit",
+        {"title": "Renamed", "stage_id": target, "amount": "50", "version": "2"},
+    )
+    renamed = await held(client, tenant, f"/api/v1/crm/deals/{deal['id']}")
+
+    assert f'<option value="{target}" >Wholesale: Proposal</option>' in form.text
+    assert texts(form.text, "stage-move-hint") != []
+    assert moved.status_code == 303, moved.text
+    assert (after["pipeline_id"], after["stage_id"]) == (wholesale["id"], target)
+    assert stayed.status_code == 303
+    assert (renamed["pipeline_id"], renamed["title"]) == (wholesale["id"], "Renamed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -75,12 +76,15 @@ async def _deal_form(
     pipeline: Any,
     *,
     deal: Any = None,
+    others: Sequence[Any] = (),
     status: int = 200,
 ) -> Response:
     context = {
         "form": form,
         "deal": deal,
         "pipeline": pipeline,
+        # A deal being edited may move to a stage of another pipeline.
+        "other_pipelines": others,
         "owners": await _owners(session, ctx),
         "contacts": (
             await contacts.choices(
@@ -116,13 +120,21 @@ async def _deal_fields(
     ctx: RequestContext,
     values: dict[str, Any],
     pipeline: Any,
+    others: Sequence[Any] = (),
 ) -> dict[str, Any]:
+    """The API body of the form. A stage of one of `others` (an edited deal's other
+    pipelines) moves the deal to that pipeline."""
     currency = (await tenant_profile.get_profile(session, ctx)).currency
-    stages = pipeline.stages if pipeline is not None else []
-    stage = next((s for s in stages if str(s.id) == values.get("stage_id")), None)
+    chosen = values.get("stage_id")
+    stage, moved_to = None, None
+    for candidate in ([pipeline] if pipeline is not None else []) + list(others):
+        stage = next((s for s in candidate.stages if str(s.id) == chosen), None)
+        if stage is not None:
+            moved_to = candidate if candidate is not pipeline else None
+            break
     body: dict[str, Any] = {
         "title": values.get("title", ""),
-        "stage_id": values.get("stage_id") or None,
+        "stage_id": chosen or None,
         "amount": _money(request, values, currency),
         "expected_close": _text(values, "expected_close"),
         "lost_reason": _text(values, "lost_reason") if stage and stage.kind == "lost" else None,
@@ -132,7 +144,15 @@ async def _deal_fields(
             body[name] = _text(values, name)
     if _text(values, "owner_id"):
         body["owner_id"] = _text(values, "owner_id")
+    if moved_to is not None:
+        body["pipeline_id"] = str(moved_to.id)
     return body
+
+
+async def _other_pipelines(session: AsyncSession, ctx: RequestContext, deal: Any) -> list[Any]:
+    """The pipelines a deal could move to (the first 50, in the order they were made)."""
+    page = await pipelines.list_pipelines(session, ctx, limit=50)
+    return [p for p in page.items if p.id != deal.pipeline_id]
 
 
 async def _chosen_pipeline(
@@ -212,7 +232,8 @@ async def edit_deal(
         lost_reason=deal.lost_reason or "",
         version=str(deal.version),
     )
-    return await _deal_form(request, session, ctx, form, pipeline, deal=deal)
+    others = await _other_pipelines(session, ctx, deal)
+    return await _deal_form(request, session, ctx, form, pipeline, deal=deal, others=others)
 
 
 @router.post("/crm/deals/{deal_id}/edit")
@@ -222,14 +243,15 @@ async def update_deal(
     values = await read_form(request)
     deal = await deals.get_deal(session, ctx, deal_id)
     pipeline = await pipelines.get_pipeline(session, ctx, deal.pipeline_id)
+    others = await _other_pipelines(session, ctx, deal)
     try:
-        body = await _deal_fields(request, session, ctx, values, pipeline)
+        body = await _deal_fields(request, session, ctx, values, pipeline, others)
         body["version"] = _version(values)
         await deals.update_deal(session, ctx, deal_id, parse(DealUpdate, body))
     except NexusError as error:
         form = _fold_amount(_failed(values, error, request))
         return await _deal_form(
-            request, session, ctx, form, pipeline, deal=deal, status=error.status
+            request, session, ctx, form, pipeline, deal=deal, others=others, status=error.status
         )
     url = f"/crm/deals/{deal_id}"
     return flash(redirect(request, url), gettext(request, "The deal is saved."))
