@@ -952,3 +952,38 @@ async def test_a_deal_moves_to_another_pipeline_by_choosing_one_of_its_stages(
     assert (after["pipeline_id"], after["stage_id"]) == (wholesale["id"], target)
     assert stayed.status_code == 303
     assert (renamed["pipeline_id"], renamed["title"]) == (wholesale["id"], "Renamed")
+
+
+async def test_a_write_only_sensitive_value_can_be_cleared_without_being_seen(
+    console: Console, client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await crm_tenant(database)
+    field = {"entity": "contact", "kind": "text", "sensitive": True}
+    await add(client, tenant, FIELDS, key="nin", label="NIN", required=True, **field)
+    await add(client, tenant, FIELDS, key="allergy", label="Allergy", **field)
+    contact = await add(
+        client, tenant, CONTACTS, first_name="Ada", custom={"nin": "1234", "allergy": "Nuts"}
+    )
+    staff = await add_member(
+        database, tenant, permissions=["crm.contact.read", "crm.contact.update", "crm.record.all"]
+    )
+    await console.sign_in(staff.email)
+    path = f"/crm/contacts/{contact['id']}/edit"
+
+    edit = await console.get(path)
+    kept = await console.post(path, {"first_name": "Ada", "custom.allergy": "", "version": "1"})
+    after_kept = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
+    cleared = await console.post(
+        path,
+        {"first_name": "Ada", "custom.allergy": "", "clear.custom.allergy": "1", "version": "1"},
+    )
+    after_cleared = await held(client, tenant, f"{CONTACTS}/{contact['id']}")
+
+    assert 'data-testid="clear-allergy"' in edit.text
+    assert 'data-testid="clear-nin"' not in edit.text  # a required value cannot be cleared
+    assert "Nuts" not in edit.text
+    assert kept.status_code == 303  # no change: the version stays 1
+    assert after_kept["custom"] == {"nin": "1234", "allergy": "Nuts"}
+    assert cleared.status_code == 303
+    assert after_cleared["custom"] == {"nin": "1234"}
+    assert after_cleared["version"] == 2

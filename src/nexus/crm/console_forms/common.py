@@ -135,10 +135,12 @@ def _custom(
     for definition in definitions:
         name = f"custom.{definition.key}"
         if definition.write_only:
-            # Blank keeps the value held (which this caller cannot see); booleans come as a
-            # choice of yes or no.
+            # Blank keeps the value held (which this caller cannot see), unless the box to
+            # clear it is ticked; booleans come as a choice of yes or no.
             chosen = _text(values, name)
             if chosen is None:
+                if editing and _checked(values, f"clear.{name}"):
+                    sent[definition.key] = None
                 continue
             if definition.kind == "boolean":
                 sent[definition.key] = chosen == "true"
