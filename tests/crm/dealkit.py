@@ -4,12 +4,10 @@ written straight to the database (their API is tested elsewhere), outbox and que
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from nexus.core.audit import record
 from nexus.core.context import RequestContext
@@ -100,24 +98,6 @@ async def outbox(database: Database, tenant: TenantFixture, kind: str) -> list[d
             .order_by(OutboxEvent.occurred_at, OutboxEvent.id)
         )
         return list(rows)
-
-
-@contextmanager
-def counting(database: Database) -> Iterator[list[str]]:
-    """The SQL statements run inside the block (on the read and write engines)."""
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {id(e.sync_engine): e.sync_engine for e in (database.engine, database.read_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", count)
 
 
 def new_id() -> str:

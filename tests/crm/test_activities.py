@@ -11,7 +11,6 @@ from nexus.core.db import Database, bind_tenant
 from nexus.crm.models import ActivityType
 from tests.crm.dealkit import (
     ACTIVITIES,
-    counting,
     created,
     crm_tenant,
     make_contact,
@@ -20,6 +19,7 @@ from tests.crm.dealkit import (
     new_id,
 )
 from tests.identity.factories import Person, TenantFixture, add_member
+from tests.statements import counting
 
 ACTIVITY_PERMISSIONS = ["crm.activity.read", "crm.activity.create", "crm.activity.update"]
 

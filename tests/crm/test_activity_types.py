@@ -11,8 +11,9 @@ import httpx
 from nexus.core.context import RequestContext
 from nexus.core.db import Database, bind_tenant
 from nexus.crm.provision import provision
-from tests.crm.dealkit import ACTIVITIES, counting
+from tests.crm.dealkit import ACTIVITIES
 from tests.identity.factories import TenantFixture, add_member, make_tenant
+from tests.statements import counting
 
 TYPES = "/api/v1/crm/activity-types"
 

@@ -7,12 +7,13 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from nexus.core.audit import AuditEvent
 from nexus.core.db import Database, bind_tenant
 from nexus.crm.models import Contact
 from tests.identity.factories import TenantFixture, add_member, make_tenant
+from tests.statements import counting
 
 COMPANIES = "/api/v1/crm/companies"
 CONTACTS = "/api/v1/crm/contacts"
@@ -215,19 +216,8 @@ async def test_sensitive_company_values_are_shown_with_the_permission_and_audite
 async def _list_counting_queries(
     client: httpx.AsyncClient, database: Database, tenant: TenantFixture
 ) -> tuple[int, int]:
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {database.engine.sync_engine, database.read_engine.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(database) as statements:
         response = await client.get(COMPANIES, params={"q": "ada"}, headers=tenant.headers)
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
     return len(response.json()["items"]), len(statements)
 
 

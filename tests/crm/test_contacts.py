@@ -7,13 +7,14 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from nexus.core.audit import AuditEvent
 from nexus.core.db import Database, bind_tenant
 from nexus.core.events import OutboxEvent
 from nexus.crm.models import Activity, Consent, Deal, Pipeline, Stage
 from tests.identity.factories import TenantFixture, add_member, make_tenant, unique
+from tests.statements import counting
 
 CONTACTS = "/api/v1/crm/contacts"
 COMPANIES = "/api/v1/crm/companies"
@@ -526,19 +527,8 @@ async def _list_counting_queries(
     client: httpx.AsyncClient, database: Database, tenant: TenantFixture
 ) -> tuple[int, int]:
     """(contacts listed, SQL statements run on either engine) for one list request."""
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {database.engine.sync_engine, database.read_engine.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(database) as statements:
         response = await client.get(CONTACTS, params={"tag": "vip"}, headers=tenant.headers)
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
     return len(response.json()["items"]), len(statements)
 
 

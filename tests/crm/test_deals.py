@@ -12,7 +12,6 @@ import httpx
 from nexus.core.db import Database
 from tests.crm.dealkit import (
     DEALS,
-    counting,
     crm_tenant,
     make_contact,
     make_deal,
@@ -22,6 +21,7 @@ from tests.crm.dealkit import (
     stage_ids,
 )
 from tests.identity.factories import add_member
+from tests.statements import counting
 
 DEAL_PERMISSIONS = ["crm.deal.read", "crm.deal.create", "crm.deal.update", "crm.deal.delete"]
 

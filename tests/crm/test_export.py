@@ -16,8 +16,9 @@ from nexus.core.audit import AuditEvent
 from nexus.core.context import RequestContext
 from nexus.core.db import Database, bind_tenant
 from nexus.crm.service import exports
-from tests.crm.dealkit import counting, make_deal, make_pipeline, stage_ids
+from tests.crm.dealkit import make_deal, make_pipeline, stage_ids
 from tests.identity.factories import TenantFixture, add_member, make_tenant
+from tests.statements import counting
 
 CRM = "/api/v1/crm"
 

@@ -5,12 +5,10 @@ fields never reach another's, and a warm cache spares the definitions query."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from nexus.core.db import Database, bind_tenant
 from nexus.core.tenant_config import cached, note_version
@@ -18,6 +16,7 @@ from nexus.crm.models import FieldDefinition
 from nexus.identity.models import Tenant
 from tests.crm.test_fields import define
 from tests.identity.factories import TenantFixture, make_tenant
+from tests.statements import counting
 
 CONTACTS = "/api/v1/crm/contacts"
 FIELDS = "/api/v1/crm/fields"
@@ -40,21 +39,6 @@ async def tenant_row(database: Database, tenant: TenantFixture) -> tuple[int, in
             )
         ).one()
         return row[0], row[1], row[2]
-
-
-@contextmanager
-def statements(database: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
-
-    engine = database.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 async def test_a_new_required_field_applies_to_the_very_next_request(
@@ -153,9 +137,9 @@ async def test_a_warm_cache_spares_the_definitions_query(
 ) -> None:
     tenant = await make_tenant(database, modules=["crm"])
     await define(client, tenant, "ward")
-    with statements(database) as first:
+    with counting(database) as first:
         assert (await add_contact(client, tenant, ward="A")).status_code == 201
-    with statements(database) as second:
+    with counting(database) as second:
         assert (await add_contact(client, tenant, ward="B")).status_code == 201
     assert sum("crm_field_definitions" in s for s in first) == 1
     assert sum("crm_field_definitions" in s for s in second) == 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from nexus.core.db import Database
 from nexus.core.events import OutboxEvent
@@ -18,6 +18,7 @@ from nexus.core.worker import Worker
 from nexus.crm.models import Company, Contact
 from nexus.crm.service import imports
 from tests.identity.factories import TenantFixture, add_member, make_tenant
+from tests.statements import counting
 
 IMPORTS = "/api/v1/crm/imports"
 EXPORT = "/api/v1/crm/contacts/export.csv"
@@ -148,17 +149,9 @@ async def test_a_large_import_is_written_with_few_statements(
     lines += [f"P{n},p{n}@example.com,Firm {n % 7}" for n in range(5000)]
     body = await upload(client, tenant, "\n".join(lines))
     assert body["status"] == "validated"
-    inserts: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT"):
-            inserts.append(statement)
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with counting(database) as statements:
         await worker.run_until_idle()
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
 
     done = (await client.get(f"{IMPORTS}/{body['id']}", headers=tenant.headers)).json()
     assert (done["status"], done["written_rows"]) == ("done", 5000)

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from nexus.core.audit import AuditEvent
 from nexus.core.context import RequestContext
@@ -19,6 +19,7 @@ from nexus.crm.errors import DuplicateContact
 from nexus.crm.models import Company, Contact, Deal, Pipeline, Stage
 from nexus.crm.service import records
 from tests.identity.factories import TenantFixture, add_member, make_tenant, unique
+from tests.statements import counting
 
 LEADS = "/api/v1/crm/leads"
 
@@ -391,19 +392,8 @@ async def test_conversion_is_audited(client: httpx.AsyncClient, database: Databa
 async def _list_counting_queries(
     client: httpx.AsyncClient, database: Database, tenant: TenantFixture
 ) -> tuple[int, int]:
-    statements: list[str] = []
-
-    def counted(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engines = {database.engine.sync_engine, database.read_engine.sync_engine}
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", counted)
-    try:
+    with counting(database) as statements:
         response = await client.get(LEADS, params={"q": "chidi"}, headers=tenant.headers)
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", counted)
     return len(response.json()["items"]), len(statements)
 
 

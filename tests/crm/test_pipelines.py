@@ -9,13 +9,13 @@ from tests.crm.dealkit import (
     DEALS,
     PIPELINES,
     STAGES,
-    counting,
     crm_tenant,
     make_deal,
     make_pipeline,
     stage_ids,
 )
 from tests.identity.factories import add_member
+from tests.statements import counting
 
 
 async def test_a_pipeline_is_created_with_its_stages_in_order(

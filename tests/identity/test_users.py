@@ -4,7 +4,7 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from nexus.core.audit import AuditEvent
 from nexus.core.db import Database
@@ -12,6 +12,7 @@ from nexus.core.worker import Worker
 from nexus.identity.models import AuthSession, Membership, User
 from tests.identity.factories import TenantFixture, add_member, make_tenant, unique
 from tests.mailbox import Mailbox
+from tests.statements import counting
 
 USERS = "/api/v1/identity/users"
 
@@ -629,17 +630,8 @@ async def _list_counting_queries(
     client: httpx.AsyncClient, database: Database, tenant: TenantFixture
 ) -> tuple[int, int]:
     """(members listed, SQL statements run) for one list request."""
-    statements: list[str] = []
-
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        statements.append(statement)
-
-    engine = database.read_engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with counting(database) as statements:
         response = await client.get(USERS, headers=tenant.headers)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return len(response.json()["items"]), len(statements)
 
 
