@@ -233,3 +233,17 @@ async def test_a_rolled_back_or_failed_writer_lets_the_next_one_in(
             await connection.execute(text("INSERT INTO missing VALUES (1)"))
     await asyncio.wait_for(_insert(database, 2), timeout=5)
     assert await _rows(database) == [2]
+
+
+async def test_an_invalidated_writer_lets_the_next_one_in(
+    two_processes: tuple[Database, Database],
+) -> None:
+    database, _ = two_processes
+    connection = await database.engine.connect()
+    await connection.begin()
+    await connection.execute(text("INSERT INTO t VALUES (1)"))
+    await connection.invalidate()  # the driver connection is terminated, not rolled back
+    await connection.close()
+
+    await asyncio.wait_for(_insert(database, 2), timeout=5)
+    assert await _rows(database) == [2]

@@ -364,6 +364,12 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._open_gate()
         super().close()
 
+    def terminate(self) -> None:
+        # An invalidated connection (or one dropped by the garbage collector) never commits
+        # or rolls back here: its writers' turn ends now, or the next writer would wait.
+        self._open_gate()
+        super().terminate()
+
 
 def _is_read(operation: str) -> bool:
     """A SELECT (or a WITH ... SELECT): stopping it part-way changes nothing."""
