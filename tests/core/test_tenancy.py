@@ -260,3 +260,33 @@ async def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
     await bind_tenant(session, None)
     with pytest.raises(TenantContextMissing):
         await session.execute(_ROLE_KEYS)
+
+
+def _past_the_orm() -> dict[str, object]:
+    """Statements that reach a tenant table as a Table, which the guard cannot scope."""
+    roles = Role.__table__
+    return {
+        "Table column": select(roles.c.key),
+        "whole Table": select(roles),
+        "Table UPDATE": update(roles).values(name="x"),
+        "Table DELETE": delete(roles),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_past_the_orm()))
+async def test_a_tenant_table_reached_past_the_orm_is_refused_even_with_a_tenant(
+    session: AsyncSession, shape: str
+) -> None:
+    a, _ = await _two_tenants(session)
+    await bind_tenant(session, a)
+    with pytest.raises(TenantContextMissing, match="reached as a Table"):
+        await session.execute(_past_the_orm()[shape])  # type: ignore[call-overload]
+
+
+async def test_across_tenants_may_read_a_tenant_table_past_the_orm_on_purpose(
+    session: AsyncSession,
+) -> None:
+    await _two_tenants(session)
+    with across_tenants(session):
+        keys = sorted((await session.scalars(select(Role.__table__.c.key))).all())
+    assert {"cashier", "clerk", "driver"} <= set(keys)

@@ -208,34 +208,43 @@ def _tenant_table_names() -> frozenset[str]:
     return _tenant_tables_cache[1]
 
 
-def _is_tenant_scoped(state: ORMExecuteState) -> bool:
-    """True if a tenant table appears anywhere in the statement: as an entity or a column's
+#: The guard's verdicts on a statement: it reaches no tenant table; it is an ORM statement
+#: (one naming a mapped class, which the guard's criteria scope); it reaches tenant tables
+#: only as `Table`s or their columns, which the criteria cannot scope.
+_NO_TENANT_TABLE, _THROUGH_MODELS, _PAST_THE_ORM = 0, 1, 2
+
+
+def _tenant_reach(state: ORMExecuteState) -> int:
+    """Whether and how the statement reaches a tenant table: as an entity or a column's
     table, in `select_from`, a join, a subquery or an EXISTS. (Table names are unique in the
     metadata; one walk, no ORM introspection.)"""
     statement = state.statement
     known = _scoped_statements.get(statement)
     if known is None:
-        known = _touches_tenant_table(statement)
+        known = _reach(statement)
         _scoped_statements[statement] = known
     return known
 
 
 #: The guard's verdict per statement object: statements built once at import (the caller
 #: lookups) are walked once.
-_scoped_statements: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+_scoped_statements: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 
 
-def _touches_tenant_table(statement: Any) -> bool:
+def _reach(statement: Any) -> int:
     names = _tenant_table_names()
+    found = _NO_TENANT_TABLE
     for element in visitors.iterate(cast(visitors.ExternallyTraversible, statement)):
         if isinstance(element, TableClause):
             if element.name in names:
-                return True
+                found = _THROUGH_MODELS
         elif isinstance(element, ColumnClause):
             table = element.table
             if isinstance(table, TableClause) and table.name in names:
-                return True
-    return False
+                found = _THROUGH_MODELS
+    if found and statement._propagate_attrs.get("compile_state_plugin") != "orm":
+        return _PAST_THE_ORM  # only Tables and their columns: no entity for the criteria
+    return found
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -243,11 +252,17 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
     """Fail closed: a tenant table touched with no tenant in context raises; otherwise scope it."""
     if not (state.is_select or state.is_update or state.is_delete):
         return
-    if not _is_tenant_scoped(state) or state.session.info.get("across_tenants"):
+    reach = _tenant_reach(state)
+    if reach == _NO_TENANT_TABLE or state.session.info.get("across_tenants"):
         return
     tenant = current_tenant(state.session)
     if tenant is None:
         raise TenantContextMissing()
+    if reach == _PAST_THE_ORM:
+        raise TenantContextMissing(
+            "a tenant table reached as a Table, not through its model, cannot be scoped "
+            "to the tenant: use the model's attributes (or across_tenants on purpose)"
+        )
     state.statement = _guarded(state.statement, tenant)
 
 
