@@ -235,11 +235,8 @@ class Requirement:
         self.any_tenant = any_tenant
         #: Permissions needed besides `permission` (an export also needs to read the records).
         self.also = also
-
-    @property
-    def permissions(self) -> tuple[str, ...]:
-        """Every permission the endpoint needs."""
-        return ((self.permission,) if self.permission else ()) + self.also
+        #: Every permission the endpoint needs.
+        self.permissions: tuple[str, ...] = ((permission,) if permission else ()) + also
 
     async def check(self, request: Request, session: AsyncSession) -> RequestContext:
         ctx = await caller(request, session)

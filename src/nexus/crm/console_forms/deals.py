@@ -149,10 +149,16 @@ async def _deal_fields(
     return body
 
 
-async def _other_pipelines(session: AsyncSession, ctx: RequestContext, deal: Any) -> list[Any]:
-    """The pipelines a deal could move to (the first 50, in the order they were made)."""
-    page = await pipelines.list_pipelines(session, ctx, limit=50)
-    return [p for p in page.items if p.id != deal.pipeline_id]
+async def _deal_pipelines(
+    session: AsyncSession, ctx: RequestContext, deal: Any
+) -> tuple[Any, list[Any]]:
+    """The deal's pipeline, and those it could move to (the first 50, in the order they were
+    made), read in one listing."""
+    listed = (await pipelines.list_pipelines(session, ctx, limit=50)).items
+    own = next((p for p in listed if p.id == deal.pipeline_id), None)
+    if own is None:  # beyond the first 50
+        own = await pipelines.get_pipeline(session, ctx, deal.pipeline_id)
+    return own, [p for p in listed if p.id != deal.pipeline_id]
 
 
 async def _chosen_pipeline(
@@ -219,7 +225,7 @@ async def edit_deal(
     request: Request, session: Session, ctx: DealUpdater, deal_id: uuid.UUID
 ) -> Response:
     deal = await deals.get_deal(session, ctx, deal_id)
-    pipeline = await pipelines.get_pipeline(session, ctx, deal.pipeline_id)
+    pipeline, others = await _deal_pipelines(session, ctx, deal)
     form = Form.empty(
         title=deal.title,
         stage_id=str(deal.stage_id),
@@ -232,7 +238,6 @@ async def edit_deal(
         lost_reason=deal.lost_reason or "",
         version=str(deal.version),
     )
-    others = await _other_pipelines(session, ctx, deal)
     return await _deal_form(request, session, ctx, form, pipeline, deal=deal, others=others)
 
 
@@ -242,8 +247,7 @@ async def update_deal(
 ) -> Response:
     values = await read_form(request)
     deal = await deals.get_deal(session, ctx, deal_id)
-    pipeline = await pipelines.get_pipeline(session, ctx, deal.pipeline_id)
-    others = await _other_pipelines(session, ctx, deal)
+    pipeline, others = await _deal_pipelines(session, ctx, deal)
     try:
         body = await _deal_fields(request, session, ctx, values, pipeline, others)
         body["version"] = _version(values)
