@@ -6,6 +6,8 @@
 
 Installs Debian's PostgreSQL when no server binaries are found (needs root, as CI has).
 The tests connect as `nexus`, an ordinary role with CREATEDB that owns the databases it makes.
+It is also in `pg_signal_backend`: `DROP DATABASE ... WITH (FORCE)` ends every backend on
+the database, and an autovacuum worker busy there belongs to no role `nexus` is a member of.
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def start(data: Path) -> None:
                 "-U",
                 "postgres",
                 "-c",
-                "CREATE ROLE nexus LOGIN CREATEDB",
+                "CREATE ROLE nexus LOGIN CREATEDB IN ROLE pg_signal_backend",
             ]
         ),
         check=True,
