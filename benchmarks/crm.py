@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from benchmarks.kernel import (
     BIN,
@@ -184,12 +184,28 @@ async def seed(database_url: str, secret_key: str, contacts: int) -> tuple[Seed,
         if rows:
             await _insert_contacts(database, rows)
         assert first is not None
-        return (
-            Seed(created.tenant.id, owner.id, key.secret, first),
-            time.perf_counter() - started,
-        )
+        elapsed = time.perf_counter() - started
+        await _analyze(database)
+        return Seed(created.tenant.id, owner.id, key.secret, first), elapsed
     finally:
         await database.dispose()
+
+
+ANALYZED = ("tenants", "users", "memberships", "api_keys", "crm_contacts")
+
+
+async def _analyze(database: Database) -> None:
+    """PostgreSQL: statistics for the freshly loaded tables, as autovacuum gathers them within
+    a minute of a bulk load. Measured without them, the planner has no row counts, and the
+    generic plan of a contact read by id may walk another index over all of the tenant's
+    contacts (about 100 µs of server CPU per read, instead of 12). SQLite keeps no statistics
+    unless told to, so it is measured as it runs."""
+    if database.is_sqlite:
+        return
+    async with database.engine.connect() as connection:
+        for table in ANALYZED:
+            await connection.execute(text(f"ANALYZE {table}"))
+        await connection.commit()
 
 
 async def _insert_contacts(database: Database, rows: list[dict[str, Any]]) -> None:

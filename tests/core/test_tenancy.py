@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from nexus.core.context import RequestContext
 from nexus.core.db import Database, across_tenants, bind_tenant
@@ -250,7 +251,7 @@ _ROLE_KEYS = select(Role.key).order_by(Role.key)
 async def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
     session: AsyncSession,
 ) -> None:
-    """The guard keeps one scoped copy of a statement per tenant; each run uses its own."""
+    """The guard keeps one scoped copy of a statement; each run passes its own tenant."""
     a, b = await _two_tenants(session)
     for _ in range(2):
         await bind_tenant(session, a)
@@ -260,6 +261,40 @@ async def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_for(
     await bind_tenant(session, None)
     with pytest.raises(TenantContextMissing):
         await session.execute(_ROLE_KEYS)
+
+
+async def test_an_orm_bulk_update_by_primary_key_cannot_reach_another_tenants_row(
+    session: AsyncSession,
+) -> None:
+    """SQLAlchemy applies no criteria to it: the guard checks the tenant each row names."""
+    a, b = await _two_tenants(session)
+    with across_tenants(session):
+        found = await session.execute(select(Role.key, Role.id).where(Role.tenant_id.in_([a, b])))
+        ids = {key: id_ for key, id_ in found}
+    rows = [
+        {"tenant_id": a, "id": ids["clerk"], "version": 1, "name": "Head clerk"},
+        {"tenant_id": b, "id": ids["driver"], "version": 1, "name": "Stolen"},
+    ]
+
+    with pytest.raises(TenantContextMissing, match="bulk UPDATE names another tenant"):
+        await session.execute(update(Role), rows)
+
+    assert await _all_roles(session, a) == [("cashier", "Cashier"), ("clerk", "Clerk")]
+    assert await _all_roles(session, b) == [("driver", "Driver")]
+
+
+async def test_a_self_join_scopes_both_sides_with_the_one_parameter(
+    session: AsyncSession,
+) -> None:
+    _, b = await _two_tenants(session)
+    await bind_tenant(session, b)
+    other = aliased(Role)
+
+    rows = await session.execute(
+        select(Role.key, other.key).join(other, other.tenant_id == Role.tenant_id)
+    )
+
+    assert [tuple(row) for row in rows] == [("driver", "driver")]
 
 
 def _past_the_orm() -> dict[str, object]:

@@ -145,6 +145,26 @@ async def test_a_warm_cache_spares_the_definitions_query(
     assert sum("crm_field_definitions" in s for s in second) == 0
 
 
+def _reads_of_the_business(statements: list[str]) -> int:
+    return sum(" ".join(s.split()).startswith("SELECT tenants.") for s in statements)
+
+
+async def test_the_business_country_for_phone_numbers_is_read_once_per_process(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    """With an API key, whose lookup loads no business object to read it from."""
+    tenant = await make_tenant(database, modules=["crm"])
+    key = {"Authorization": f"Bearer {tenant.api_key}"}
+    body = {"first_name": "Ada", "phone": "0803 123 4567"}
+    with counting(database) as first:
+        created = await client.post(CONTACTS, json=body, headers=key)
+    with counting(database) as second:
+        again = await client.post(CONTACTS, json={**body, "phone": "0803 765 4321"}, headers=key)
+
+    assert (created.json()["phone"], again.json()["phone"]) == ("+2348031234567", "+2348037654321")
+    assert (_reads_of_the_business(first), _reads_of_the_business(second)) == (1, 0)
+
+
 async def test_the_cache_follows_the_version_not_the_rows(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any, TypeVar, cast
 
@@ -263,37 +263,38 @@ def _scope_to_tenant(state: ORMExecuteState) -> None:
             "a tenant table reached as a Table, not through its model, cannot be scoped "
             "to the tenant: use the model's attributes (or across_tenants on purpose)"
         )
-    state.statement = _guarded(state.statement, tenant)
+    state.statement = _guarded(state.statement)
+    parameters = state.parameters
+    if isinstance(parameters, Mapping) or parameters is None:
+        state.parameters = {**(parameters or {}), TENANT_PARAMETER: tenant}
+    else:
+        # A list of rows: an ORM bulk UPDATE by primary key. SQLAlchemy matches each row by
+        # the primary key it names, (tenant_id, id), and applies no criteria to it.
+        if any(row.get("tenant_id") != tenant for row in parameters):
+            raise TenantContextMissing("a row of a bulk UPDATE names another tenant, or none")
+        state.parameters = [{**row, TENANT_PARAMETER: tenant} for row in parameters]
 
 
-#: Per statement object, its guarded copy per tenant. A statement built once (at import) and
-#: run again gets the same guarded copy, whose cache key SQLAlchemy then works out only once.
-_guarded_statements: weakref.WeakKeyDictionary[Any, dict[uuid.UUID, Any]] = (
-    weakref.WeakKeyDictionary()
+#: The bound parameter the guard's criteria compare `tenant_id` with; the guard passes the
+#: tenant's id in it on every run. One guarded statement serves every tenant: SQLAlchemy works
+#: out its cache key once, and the tenant is an ordinary parameter of the cached compilation.
+TENANT_PARAMETER = "nexus_tenant_scope"
+_TENANT_CRITERIA = with_loader_criteria(
+    TenantScoped,
+    lambda cls: cls.tenant_id == bindparam("nexus_tenant_scope"),
+    include_aliases=True,
 )
-#: Guarded copies kept per statement; past this many tenants the statement's copies are
-#: dropped and made again as needed.
-_GUARDED_PER_STATEMENT = 256
+
+#: Per statement object, its guarded copy: a statement built once (at import) and run again
+#: gets the same copy, whose cache key SQLAlchemy then works out only once.
+_guarded_statements: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
-def _guarded(statement: Any, tenant: uuid.UUID) -> Any:
-    per_tenant = _guarded_statements.get(statement)
-    if per_tenant is None:
-        per_tenant = _guarded_statements[statement] = {}
-    guarded = per_tenant.get(tenant)
+def _guarded(statement: Any) -> Any:
+    guarded = _guarded_statements.get(statement)
     if guarded is None:
-        if len(per_tenant) >= _GUARDED_PER_STATEMENT:
-            per_tenant.clear()
-        guarded = per_tenant[tenant] = statement.options(_tenant_criteria(tenant))
+        guarded = _guarded_statements[statement] = statement.options(_TENANT_CRITERIA)
     return guarded
-
-
-@functools.lru_cache(maxsize=4096)
-def _tenant_criteria(tenant: uuid.UUID) -> Any:
-    """The guard's option for one tenant, made once (building it costs more than using it)."""
-    return with_loader_criteria(
-        TenantScoped, lambda cls: cls.tenant_id == tenant, include_aliases=True
-    )
 
 
 #: Append-only tables whose new rows skip the unit of work (`append_only`).

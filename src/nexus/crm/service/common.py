@@ -52,11 +52,7 @@ def normalise_phone(phone: str | None, region: str, *, field: str) -> str | None
 
 async def tenant_country(session: AsyncSession, ctx: RequestContext) -> str:
     """The business's country: the default region of phone numbers."""
-    cached = session.info.get("crm_country")
-    if cached is None:
-        cached = (await tenant_profile.get_profile(session, ctx)).country
-        session.info["crm_country"] = cached
-    return str(cached)
+    return (await tenant_profile.locale_of(session, ctx)).country
 
 
 def visible_to(

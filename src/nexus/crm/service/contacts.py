@@ -8,9 +8,10 @@ A merged contact answers 404 `contact_merged` naming the contact it was merged i
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,7 +70,28 @@ def full_name(first_name: str, last_name: str) -> str:
     return f"{first_name} {last_name}".strip()
 
 
-def _view(row: Contact, sensitive: dict[str, Any] | None) -> schemas.Contact:
+class _Shown(Protocol):
+    """What a contact's view reads: a `Contact`, or a row of `_SHOWN` columns."""
+
+    id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    job_title: str | None
+    company_id: uuid.UUID | None
+    address: dict[str, Any] | None
+    tags: list[str]
+    custom: dict[str, Any]
+    sensitive_encrypted: bytes | None
+    source: str | None
+    owner_id: uuid.UUID | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+def _view(row: _Shown, sensitive: dict[str, Any] | None) -> schemas.Contact:
     return schemas.Contact(
         id=row.id,
         first_name=row.first_name,
@@ -91,7 +113,7 @@ def _view(row: Contact, sensitive: dict[str, Any] | None) -> schemas.Contact:
 
 
 async def _present(
-    session: AsyncSession, ctx: RequestContext, rows: Sequence[Contact]
+    session: AsyncSession, ctx: RequestContext, rows: Sequence[_Shown]
 ) -> list[schemas.Contact]:
     """The contacts as the caller may see them; showing sensitive values is audited."""
     revealed = fields.reveal(session, ctx, [(row.id, row.sensitive_encrypted) for row in rows])
@@ -110,12 +132,17 @@ _CONTACT_LOOKUPS = {
 }
 
 
-async def _contact(
-    session: AsyncSession, ctx: RequestContext, contact_id: uuid.UUID, *, lock: bool = False
-) -> Contact:
-    """A live contact the caller may see; 404 otherwise (`contact_merged` if merged)."""
-    statement = _CONTACT_LOOKUPS[ctx.can(ALL_RECORDS), lock]
-    row = await session.scalar(statement, {"contact_id": contact_id, "user_id": ctx.user_id})
+#: A contact to show, as columns: a read builds no mapped object (a tenth of its server time).
+_SHOWN = select(
+    *(getattr(Contact, name) for name in _Shown.__annotations__),
+    Contact.merged_into_id,
+    Contact.deleted_at,
+).where(Contact.id == bindparam("contact_id"))
+_SHOWN_LOOKUPS = {True: _SHOWN, False: _SHOWN.where(Contact.owner_id == bindparam("user_id"))}
+
+
+def _live(row: Any) -> None:
+    """404 unless `row` is a live contact (`contact_merged` if merged)."""
     if row is None:
         raise ContactNotFound()
     if row.merged_into_id is not None:
@@ -125,6 +152,16 @@ async def _contact(
         )
     if row.deleted_at is not None:
         raise ContactNotFound()
+
+
+async def _contact(
+    session: AsyncSession, ctx: RequestContext, contact_id: uuid.UUID, *, lock: bool = False
+) -> Contact:
+    """A live contact the caller may see; 404 otherwise (`contact_merged` if merged)."""
+    statement = _CONTACT_LOOKUPS[ctx.can(ALL_RECORDS), lock]
+    row = await session.scalar(statement, {"contact_id": contact_id, "user_id": ctx.user_id})
+    _live(row)
+    assert row is not None
     return row
 
 
@@ -178,7 +215,11 @@ async def list_contacts(
 async def get_contact(
     session: AsyncSession, ctx: RequestContext, contact_id: uuid.UUID
 ) -> schemas.Contact:
-    row = await _contact(session, ctx, contact_id)
+    statement = _SHOWN_LOOKUPS[ctx.can(ALL_RECORDS)]
+    params = {"contact_id": contact_id, "user_id": ctx.user_id}
+    row = (await session.execute(statement, params)).one_or_none()
+    _live(row)
+    assert row is not None
     return (await _present(session, ctx, [row]))[0]
 
 

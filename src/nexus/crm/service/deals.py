@@ -438,7 +438,6 @@ def _month_starts(today: dt.date, months: int) -> list[dt.date]:
 async def _today(session: AsyncSession, ctx: RequestContext) -> dt.date:
     """Today in the business's time zone."""
     profile = await tenant_profile.get_profile(session, ctx)
-    session.info["crm_currency"] = profile.currency
     try:
         zone = zoneinfo.ZoneInfo(profile.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

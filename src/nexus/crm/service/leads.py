@@ -388,7 +388,7 @@ async def _deal(
     if stage is None:
         raise invalid("body.deal.pipeline_id", "The pipeline has no open stage", "no_open_stage")
     currency = (data.amount.currency if data.amount else None) or (
-        await tenant_profile.get_profile(session, ctx)
+        await tenant_profile.locale_of(session, ctx)
     ).currency
     if not is_currency(currency):
         raise invalid("body.deal.amount.currency", f"{currency!r} is not an ISO 4217 code")

@@ -40,12 +40,8 @@ def weighted(value_minor: int, probability: int) -> int:
 
 
 async def tenant_currency(session: AsyncSession, ctx: RequestContext) -> str:
-    """The business's currency, read once per session."""
-    cached = session.info.get("crm_currency")
-    if cached is None:
-        cached = (await tenant_profile.get_profile(session, ctx)).currency
-        session.info["crm_currency"] = cached
-    return str(cached)
+    """The business's currency."""
+    return (await tenant_profile.locale_of(session, ctx)).currency
 
 
 def stage_view(stage: Stage) -> schemas.Stage:

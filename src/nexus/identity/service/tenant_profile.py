@@ -4,6 +4,7 @@ read-only view of its integrations. Needs the tenant bound to the session."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -17,6 +18,7 @@ from nexus.core.errors import FieldError, invalid
 from nexus.core.integrations import list_integrations
 from nexus.core.pagination import paginate
 from nexus.core.registry import registry
+from nexus.core.tenant_config import cached
 from nexus.core.types import utcnow
 from nexus.identity.errors import BranchCodeTaken, BranchNotFound
 from nexus.identity.models import Branch, Tenant
@@ -74,6 +76,25 @@ def _profile(tenant: Tenant) -> schemas.TenantProfile:
         status=tenant.status,
         version=tenant.version,
     )
+
+
+@dataclass(frozen=True)
+class Locale:
+    """What a business cannot change once created: its country and currency."""
+
+    country: str
+    currency: str
+
+
+async def locale_of(session: AsyncSession, ctx: RequestContext) -> Locale:
+    """The caller's business's country and currency, kept in memory per process (no endpoint
+    changes them): phone numbers and amounts read them on every write."""
+
+    async def load() -> Locale:
+        tenant = await _tenant(session, ctx)
+        return Locale(tenant.country, tenant.currency)
+
+    return await cached(session, "identity.locale", load)
 
 
 async def get_profile(session: AsyncSession, ctx: RequestContext) -> schemas.TenantProfile:
