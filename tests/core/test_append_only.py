@@ -5,20 +5,43 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
+import pytest
 from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import AuditEvent, record
 from nexus.core.context import RequestContext
+from nexus.core.db import across_tenants, add_written_once, bind_tenant
+from nexus.core.errors import TenantContextMissing
 from nexus.core.events import Event, OutboxEvent, publish
+from nexus.identity.models import Role
+from tests.core.conftest import add_tenant
+from tests.identity.factories import unique
 
 
 @dataclasses.dataclass(frozen=True)
 class Noted(Event):
     type: ClassVar[str] = "test.thing.noted"
     thing_id: uuid.UUID
+
+
+@contextmanager
+def counting_session(session: AsyncSession) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.lstrip())
+
+    engine = session.sync_session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
 
 
 async def test_audit_and_outbox_rows_are_written_at_flush_in_few_statements(
@@ -59,3 +82,49 @@ async def test_audit_and_outbox_rows_are_written_at_flush_in_few_statements(
         assert len(statements) == 1 and statements[0].startswith("WITH")
     else:
         assert len(statements) == 2 and all(s.startswith("INSERT") for s in statements)
+
+
+async def _one_role_written_once(
+    session: AsyncSession, tenant_id: uuid.UUID | None
+) -> tuple[Role, list[str]]:
+    ctx = RequestContext.system(tenant_id)
+    role = add_written_once(session, Role(tenant_id=tenant_id, key=unique("r"), name="Clerk"))
+    record(session, ctx, "test.role.added", target_id=role.id)
+    publish(session, ctx, Noted(role.id))
+    with counting_session(session) as statements:
+        await session.flush()
+    return role, statements
+
+
+async def test_a_row_written_once_goes_with_the_audit_and_outbox_rows(
+    session: AsyncSession, engine_name: str
+) -> None:
+    tenant = await add_tenant(session)
+    await bind_tenant(session, tenant.id)
+
+    role, statements = await _one_role_written_once(session, None)
+
+    assert role not in session  # written without the unit of work, not kept
+    assert (role.tenant_id, role.version) == (tenant.id, 1)  # stamped, with its defaults
+    stored = await session.scalar(select(Role.name).where(Role.id == role.id))
+    assert stored == "Clerk"
+    if engine_name == "postgresql":
+        assert len(statements) == 1 and "INSERT INTO roles" in statements[0]
+    else:
+        assert [s.split("(")[0].strip() for s in statements] == [
+            "INSERT INTO roles",
+            "INSERT INTO audit_events",
+            "INSERT INTO outbox_events",
+        ]
+
+
+async def test_a_row_written_once_for_another_tenant_is_refused(session: AsyncSession) -> None:
+    mine, theirs = await add_tenant(session), await add_tenant(session)
+    await bind_tenant(session, mine.id)
+
+    with pytest.raises(TenantContextMissing, match="another tenant"):
+        async with session.begin_nested():
+            await _one_role_written_once(session, theirs.id)
+
+    with across_tenants(session):
+        assert await session.scalar(select(Role.id).where(Role.tenant_id == theirs.id)) is None

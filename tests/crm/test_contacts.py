@@ -549,3 +549,41 @@ async def test_contact_list_queries_do_not_grow_with_the_page(
 
     assert (small[0], large[0]) == (1, 7)
     assert small[1] == large[1]
+
+
+async def test_a_create_with_an_api_key_sends_three_statements_on_postgresql(
+    client: httpx.AsyncClient, database: Database, engine_name: str
+) -> None:
+    """The key's lookup, the duplicate check, then the writes: on PostgreSQL the contact, its
+    audit event and its outbox event go in one statement."""
+    tenant = await crm_tenant(database)
+    key = {"Authorization": f"Bearer {tenant.api_key}"}
+    await client.post(CONTACTS, json={"first_name": "Warm"}, headers=key)  # last_used_at
+
+    with counting(database) as statements:
+        response = await client.post(
+            CONTACTS,
+            json={"first_name": "Ada", "email": f"{unique('ada')}@example.com"},
+            headers=key,
+        )
+
+    assert response.status_code == 201
+    shown = await client.get(f"{CONTACTS}/{response.json()['id']}", headers=key)
+    assert shown.json() == response.json()
+    kinds = [" ".join(s.split()[:3]) for s in statements]
+    assert kinds[:2] == [
+        "SELECT api_keys.id, api_keys.tenant_id,",
+        "SELECT crm_contacts.id, crm_contacts.email_key,",
+    ]
+    if engine_name == "postgresql":
+        assert len(statements) == 3 and statements[2].lstrip().startswith("WITH")
+        assert all(
+            f"INSERT INTO {t}" in statements[2]
+            for t in ("crm_contacts", "audit_events", "outbox_events")
+        )
+    else:
+        assert [s.split("(")[0].strip() for s in statements[2:]] == [
+            "INSERT INTO crm_contacts",
+            "INSERT INTO audit_events",
+            "INSERT INTO outbox_events",
+        ]

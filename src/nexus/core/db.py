@@ -311,13 +311,32 @@ def append_only(model: type[_Row]) -> type[_Row]:
     return model
 
 
+_APPENDED = "appended_rows"
+
+
+def add_written_once(session: AsyncSession, row: _Row) -> _Row:
+    """Add a new row that this transaction will not change again (a contact just created):
+    it is written with the append-only rows when the session flushes (on PostgreSQL in their
+    one statement, so the audit event, the outbox event and the row cost one round trip),
+    without the unit of work's per-object work. It gets its defaults now, is not kept in the
+    session afterwards, and its table must have no foreign key to rows of the same flush."""
+    with_defaults(row)
+    session.add(row)
+    # Held by id with the row itself, so no other object can take its id meanwhile.
+    session.info.setdefault(_APPENDED, {})[id(row)] = row
+    return row
+
+
 @event.listens_for(Session, "before_flush")
 def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    pending = [obj for obj in session.new if type(obj) in _APPEND_ONLY]
+    once = session.info.pop(_APPENDED, None) or ()
+    pending = [obj for obj in session.new if type(obj) in _APPEND_ONLY or id(obj) in once]
     if not pending:
         return
     by_table: dict[Table, list[dict[str, Any]]] = {}
     for obj in pending:
+        if isinstance(obj, TenantScoped):
+            _check_tenant_of_new(session, obj)
         session.expunge(obj)
         with_defaults(obj)
         mapper = inspect(obj).mapper
@@ -374,16 +393,20 @@ def _column_names(mapper: Mapper[Any]) -> tuple[tuple[str, str], ...]:
 
 @event.listens_for(Session, "before_flush")
 def _stamp_tenant(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
-    tenant = current_tenant(session)
     for obj in session.new:
-        if not isinstance(obj, TenantScoped):
-            continue
-        if tenant is None:
-            raise TenantContextMissing()
-        if obj.tenant_id is None:
-            obj.tenant_id = tenant
-        elif obj.tenant_id != tenant:
-            raise TenantContextMissing("a row for another tenant was added in this context")
+        if isinstance(obj, TenantScoped):
+            _check_tenant_of_new(session, obj)
+
+
+def _check_tenant_of_new(session: Session, obj: TenantScoped) -> None:
+    """A new row gets the bound tenant; a row for another tenant, or none bound, is refused."""
+    tenant = current_tenant(session)
+    if tenant is None:
+        raise TenantContextMissing()
+    if obj.tenant_id is None:
+        obj.tenant_id = tenant
+    elif obj.tenant_id != tenant:
+        raise TenantContextMissing("a row for another tenant was added in this context")
 
 
 @event.listens_for(Session, "after_begin")

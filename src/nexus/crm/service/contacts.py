@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nexus.core.audit import record
 from nexus.core.concurrency import check_version, expected_version
 from nexus.core.context import RequestContext
-from nexus.core.db import with_defaults
+from nexus.core.db import add_written_once
 from nexus.core.errors import invalid
 from nexus.core.events import Event, publish
 from nexus.core.pagination import paginate
@@ -255,8 +255,9 @@ async def create_contact(
         source=data.source,
         owner_id=owner_id,
     )
-    # Described without a flush: the INSERT goes with the commit.
-    session.add(with_defaults(row))
+    # Described without a flush: the INSERT goes with the commit, in one statement with the
+    # audit and outbox events on PostgreSQL.
+    add_written_once(session, row)
     sent = data.model_dump(exclude_unset=True)
     record(
         session,
