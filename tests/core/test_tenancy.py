@@ -1,21 +1,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 import pytest
 from fastapi import APIRouter
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, across_tenants, bind_tenant
+from nexus.core.db import Database, across_tenants, bind_tenant, read_scoped, with_defaults
 from nexus.core.errors import TenantContextMissing
 from nexus.core.http import NexusRoute, Session, require
 from nexus.core.settings import Settings
-from nexus.identity.models import ACTIVE, Membership, Role, User
+from nexus.identity.models import ACTIVE, Branch, Membership, Role, User
 from tests.core.conftest import add_tenant, app_with, client_for
 from tests.identity.factories import make_tenant, unique
 
@@ -325,3 +325,65 @@ async def test_across_tenants_may_read_a_tenant_table_past_the_orm_on_purpose(
     with across_tenants(session):
         keys = sorted((await session.scalars(select(Role.__table__.c.key))).all())
     assert {"cashier", "clerk", "driver"} <= set(keys)
+
+
+_ROLE_BY_ID = select(Role.key, Role.name).where(Role.id == bindparam("role_id"))
+
+
+async def test_a_scoped_read_sees_only_the_bound_tenants_rows(session: AsyncSession) -> None:
+    a, b = await _two_tenants(session)
+    with across_tenants(session):
+        ids = {
+            key: id_
+            for key, id_ in await session.execute(
+                select(Role.key, Role.id).where(Role.tenant_id.in_([a, b]))
+            )
+        }
+
+    for _ in range(2):  # the scoped copy is made once and serves both tenants
+        await bind_tenant(session, a)
+        mine = await read_scoped(session, Role, _ROLE_BY_ID, {"role_id": ids["clerk"]})
+        theirs = await read_scoped(session, Role, _ROLE_BY_ID, {"role_id": ids["driver"]})
+        assert [tuple(row) for row in mine] == [("clerk", "Clerk")]
+        assert theirs.one_or_none() is None
+        await bind_tenant(session, b)
+        found = await read_scoped(session, Role, _ROLE_BY_ID, {"role_id": ids["driver"]})
+        assert [tuple(row) for row in found] == [("driver", "Driver")]
+
+
+async def test_a_scoped_read_with_no_tenant_bound_fails_closed(session: AsyncSession) -> None:
+    await _two_tenants(session)
+    await bind_tenant(session, None)
+
+    with pytest.raises(TenantContextMissing):
+        await read_scoped(session, Role, _ROLE_BY_ID, {"role_id": uuid.uuid4()})
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        select(Role.key).join(Branch, Branch.tenant_id == Role.tenant_id),
+        select(Branch.code),
+    ],
+    ids=["another tenant table joined", "another model's table"],
+)
+async def test_a_scoped_read_reaching_another_tenant_table_is_refused(
+    session: AsyncSession, statement: Any
+) -> None:
+    a, _ = await _two_tenants(session)
+    await bind_tenant(session, a)
+
+    with pytest.raises(TenantContextMissing, match="read_scoped reads roles alone"):
+        await read_scoped(session, Role, statement, {})
+
+
+async def test_a_scoped_read_sees_what_the_session_has_not_yet_written(
+    session: AsyncSession,
+) -> None:
+    await _two_tenants(session)
+    role = with_defaults(Role(key="porter", name="Porter"))  # its id now, written later
+    session.add(role)
+
+    found = await read_scoped(session, Role, _ROLE_BY_ID, {"role_id": role.id})
+
+    assert [tuple(row) for row in found] == [("porter", "Porter")]
