@@ -274,8 +274,10 @@ def require(
 
 
 def _depends(requirement: Requirement) -> Any:
-    async def check(request: Request, session: Session) -> RequestContext:
-        return await requirement.check(request, session)
+    # The session comes from the request's state, as `get_session` gives it: one dependency
+    # fewer for FastAPI to solve on every request.
+    async def check(request: Request) -> RequestContext:
+        return await requirement.check(request, request.state.session)
 
     check.requirement = requirement  # type: ignore[attr-defined]
     return Depends(check)
