@@ -593,6 +593,25 @@ def keep_loaded(session: AsyncSession, *objects: object) -> None:
     kept.extend(obj for obj in objects if obj is not None)
 
 
+_NOTED = "noted_by_lookup"
+
+
+def note_for_request(session: AsyncSession, name: str, value: Any) -> None:
+    """Keep `value`, read by the caller's lookup, for the rest of the request: the request's
+    session holds it even when the lookup ran in a session of its own (SQLite)."""
+    session.info.setdefault(_NOTED, {})[name] = value
+
+
+def noted_for_request(session: AsyncSession, name: str) -> Any:
+    """What the caller's lookup noted under `name`, or None."""
+    return session.info.get(_NOTED, {}).get(name)
+
+
+def carry_noted(source: AsyncSession, target: AsyncSession) -> None:
+    """Copy what the lookup noted on `source` to `target`, the request's session."""
+    target.info.setdefault(_NOTED, {}).update(source.info.get(_NOTED, {}))
+
+
 def dialect_insert(session: AsyncSession, table: Any) -> Any:
     """The dialect's INSERT (with `on_conflict_do_nothing/update`), same call on both engines."""
     if is_postgresql(session):

@@ -29,6 +29,7 @@ from nexus.core.db import (
     INLINE,
     Database,
     bind_tenant,
+    carry_noted,
     commit,
     database_of,
     keep_loaded,
@@ -210,6 +211,7 @@ async def _resolve_caller(
             for loaded in reader.info.get("kept", ()):
                 keep_loaded(session, await session.merge(loaded, load=False))
             carry_version(reader, session)
+            carry_noted(reader, session)
         await bind_tenant(session, ctx.tenant_id if ctx else None)
         return ctx
     return await resolve(request, session)

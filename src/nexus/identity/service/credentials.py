@@ -19,6 +19,7 @@ from nexus.core.db import (
     bind_tenant,
     database_of,
     keep_loaded,
+    note_for_request,
     set_transaction_tenant,
     tenant_set_by_lookup,
 )
@@ -48,6 +49,22 @@ LAST_USED_EVERY = dt.timedelta(minutes=1)
 OPERATOR = "operator"
 #: What a platform role may do outside any tenant.
 PLATFORM_PERMISSIONS = {OPERATOR: frozenset({"platform.*"})}
+
+
+@dataclass(frozen=True)
+class CallerFacts:
+    """What `GET /me` shows of the caller's user and business (for an API key, read with the
+    key, so `/me` needs no query of its own)."""
+
+    email: str | None
+    name: str | None
+    mfa_enabled: bool
+    email_verified_at: dt.datetime | None
+    tenant_slug: str | None
+
+
+#: Under this name the API-key lookup notes its `CallerFacts` for the request.
+KEY_CALLER_FACTS = "identity.key_caller_facts"
 
 
 @dataclass(frozen=True)
@@ -243,9 +260,14 @@ _API_KEY_CALLER = (
         Tenant.status.label("tenant_status"),
         Tenant.enabled_modules,
         Tenant.config_version,
+        Tenant.slug.label("tenant_slug"),
         User.id.label("maker_id"),
         User.is_active.label("maker_active"),
         User.platform_role.label("maker_platform_role"),
+        User.email.label("maker_email"),
+        User.name.label("maker_name"),
+        User.mfa_enabled_at.label("maker_mfa_enabled_at"),
+        User.email_verified_at.label("maker_email_verified_at"),
         Membership.status.label("membership_status"),
         set_transaction_tenant(ApiKey.tenant_id),
     )
@@ -402,6 +424,17 @@ async def _api_key_caller(
         note_version(session, key.tenant_id, key.config_version)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
         await _touch_api_key(session, key.id, now)
+    note_for_request(
+        session,
+        KEY_CALLER_FACTS,
+        CallerFacts(
+            key.maker_email,
+            key.maker_name,
+            key.maker_mfa_enabled_at is not None,
+            key.maker_email_verified_at,
+            key.tenant_slug,
+        ),
+    )
     permissions = frozenset(key.scopes) | PLATFORM_PERMISSIONS.get(
         key.platform_role or "", frozenset()
     )

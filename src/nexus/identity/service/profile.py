@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from nexus.core.context import RequestContext
-from nexus.core.db import across_tenants
+from nexus.core.db import across_tenants, noted_for_request
 from nexus.identity.models import ACTIVE, Membership, Role, Tenant, User
 from nexus.identity.schemas import Me, MembershipSummary
+from nexus.identity.service.credentials import KEY_CALLER_FACTS, CallerFacts
 
 
 async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[MembershipSummary]:
@@ -61,23 +62,35 @@ async def _user_and_tenant(
 
 
 async def describe_caller(session: AsyncSession, ctx: RequestContext) -> Me:
-    user, tenant = await _user_and_tenant(session, ctx.user_id, ctx.tenant_id)
-    role_key = ctx.extra.get("role")
+    noted = noted_for_request(session, KEY_CALLER_FACTS) if ctx.actor_type == "api_key" else None
+    if isinstance(noted, CallerFacts):
+        facts = noted
+    else:
+        user, tenant = await _user_and_tenant(session, ctx.user_id, ctx.tenant_id)
+        facts = CallerFacts(
+            email=user.email if user else None,
+            name=user.name if user else None,
+            mfa_enabled=bool(user and user.mfa_enabled_at),
+            email_verified_at=user.email_verified_at if user else None,
+            tenant_slug=tenant.slug if tenant else None,
+        )
     memberships = (
-        await memberships_of(session, user.id) if user and ctx.actor_type == "user" else []
+        await memberships_of(session, ctx.user_id)
+        if ctx.user_id and ctx.actor_type == "user"
+        else []
     )
     return Me(
         actor_type=ctx.actor_type,
-        user_id=user.id if user else None,
-        email=user.email if user else None,
-        name=user.name if user else None,
+        user_id=ctx.user_id,
+        email=facts.email,
+        name=facts.name,
         tenant_id=ctx.tenant_id,
-        tenant_slug=tenant.slug if tenant else None,
-        role=role_key,
+        tenant_slug=facts.tenant_slug,
+        role=ctx.extra.get("role"),
         permissions=sorted(ctx.permissions),
         enabled_modules=sorted(ctx.enabled_modules),
         platform_role=ctx.platform_role,
-        mfa_enabled=bool(user and user.mfa_enabled_at),
-        email_verified_at=user.email_verified_at if user else None,
+        mfa_enabled=facts.mfa_enabled,
+        email_verified_at=facts.email_verified_at,
         memberships=memberships,
     )
