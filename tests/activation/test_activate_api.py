@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from nexus.app import create_app
-from nexus.core.db import Database, across_tenants
+from nexus.core.db import Database
+from nexus.core.guard import across_tenants
 from nexus.core.integrations import integration_secrets
 from nexus.core.registry import registry
 from nexus.core.worker import Worker

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from nexus.app import create_app
-from nexus.core.db import Database, across_tenants
+from nexus.core.db import Database
+from nexus.core.guard import across_tenants
 from nexus.identity.models import Branch, Tenant
 from tests.conftest import make_settings
 from tests.console.browser_client import Console

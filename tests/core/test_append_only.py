@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import AuditEvent, record
 from nexus.core.context import RequestContext
-from nexus.core.db import across_tenants, add_written_once, bind_tenant
+from nexus.core.db import add_written_once, bind_tenant
 from nexus.core.errors import TenantContextMissing
 from nexus.core.events import Event, OutboxEvent, publish
+from nexus.core.guard import across_tenants
 from nexus.identity.models import Role
 from tests.core.conftest import add_tenant
 from tests.identity.factories import unique

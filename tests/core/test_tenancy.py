@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from nexus.core.context import RequestContext
-from nexus.core.db import Database, across_tenants, bind_tenant, read_scoped, with_defaults
+from nexus.core.db import Database, bind_tenant, with_defaults
 from nexus.core.errors import TenantContextMissing
+from nexus.core.guard import across_tenants, read_scoped
 from nexus.core.http import NexusRoute, Session, require
 from nexus.core.settings import Settings
 from nexus.identity.models import ACTIVE, Branch, Membership, Role, User

@@ -19,9 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nexus.core.audit import record
 from nexus.core.concurrency import check_version, expected_version
 from nexus.core.context import RequestContext
-from nexus.core.db import add_written_once, read_scoped
+from nexus.core.db import add_written_once
 from nexus.core.errors import invalid
 from nexus.core.events import Event, publish
+from nexus.core.guard import read_scoped
 from nexus.core.pagination import paginate
 from nexus.core.types import utcnow
 from nexus.crm import schemas

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.context import RequestContext
 from nexus.core.db import (
-    across_tenants,
     bind_tenant,
     database_of,
     keep_loaded,
@@ -24,6 +23,7 @@ from nexus.core.db import (
     tenant_set_by_lookup,
 )
 from nexus.core.errors import TenantSuspended, Unauthenticated
+from nexus.core.guard import across_tenants
 from nexus.core.registry import registry
 from nexus.core.security import Keyring, random_token
 from nexus.core.tenant_config import note_version

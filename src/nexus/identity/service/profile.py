@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
 from nexus.core.context import RequestContext
-from nexus.core.db import across_tenants, noted_for_request
+from nexus.core.db import noted_for_request
+from nexus.core.guard import across_tenants
 from nexus.identity.models import ACTIVE, Membership, Role, Tenant, User
 from nexus.identity.schemas import Me, MembershipSummary
 from nexus.identity.service.credentials import KEY_CALLER_FACTS, CallerFacts
