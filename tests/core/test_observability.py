@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -96,3 +97,39 @@ async def test_an_unsafe_request_id_is_replaced(client: httpx.AsyncClient) -> No
     response = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith spaces"})
 
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def _access_records(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [
+        record.msg
+        for record in caplog.records
+        if record.name == "nexus.access" and isinstance(record.msg, dict)
+    ]
+
+
+async def test_each_request_is_logged_by_route_when_access_logs_are_on(
+    gauges_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="nexus.access")
+    gauge = uuid.uuid4()
+    async with await client_for(gauges_app) as client:
+        await client.get(f"/test/gauges/{gauge}")
+
+    (entry,) = _access_records(caplog)
+    assert (entry["event"], entry["method"], entry["route"], entry["status"]) == (
+        "request",
+        "GET",
+        "/test/gauges/{gauge_id}",
+        200,
+    )
+    assert entry["path"] == f"/test/gauges/{gauge}"
+
+
+async def test_no_access_log_is_built_below_info(
+    gauges_app: FastAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="nexus.access")
+    async with await client_for(gauges_app) as client:
+        await client.get(f"/test/gauges/{uuid.uuid4()}")
+
+    assert _access_records(caplog) == []

@@ -90,6 +90,10 @@ class RequestIdAndMetrics:
         self.app = app
         self.new_id = new_id
         self.log = structlog.get_logger("nexus.access")
+        self.access = logging.getLogger("nexus.access")
+        #: The metrics' children per (method, route, status): `labels()` takes a lock and
+        #: checks its arguments on every call.
+        self.children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -119,14 +123,22 @@ class RequestIdAndMetrics:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            REQUESTS.labels(method, template, str(status)).inc()
-            LATENCY.labels(method, template).observe(elapsed)
-            self.log.info(
-                "request",
-                method=method,
-                path=scope["path"],
-                route=template,
-                status=status,
-                ms=round(elapsed * 1000, 2),
-            )
+            key = (method, template, status)
+            children = self.children.get(key)
+            if children is None:
+                children = self.children[key] = (
+                    REQUESTS.labels(method, template, str(status)),
+                    LATENCY.labels(method, template),
+                )
+            children[0].inc()
+            children[1].observe(elapsed)
+            if self.access.isEnabledFor(logging.INFO):
+                self.log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    route=template,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                )
             request_id_var.reset(token)
