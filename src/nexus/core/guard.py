@@ -73,19 +73,11 @@ _scoped_statements: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDiction
 
 
 def _reach(statement: Any) -> int:
-    names = _tenant_table_names()
-    found = _NO_TENANT_TABLE
-    for element in visitors.iterate(cast(visitors.ExternallyTraversible, statement)):
-        if isinstance(element, TableClause):
-            if element.name in names:
-                found = _THROUGH_MODELS
-        elif isinstance(element, ColumnClause):
-            table = element.table
-            if isinstance(table, TableClause) and table.name in names:
-                found = _THROUGH_MODELS
-    if found and statement._propagate_attrs.get("compile_state_plugin") != "orm":
+    if not _tenant_tables_in(statement):
+        return _NO_TENANT_TABLE
+    if statement._propagate_attrs.get("compile_state_plugin") != "orm":
         return _PAST_THE_ORM  # only Tables and their columns: no entity for the criteria
-    return found
+    return _THROUGH_MODELS
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -170,6 +162,7 @@ async def read_scoped(
 
 
 def _tenant_tables_in(statement: Any) -> set[str]:
+    """Names of the tenant tables the statement reaches anywhere (one walk)."""
     names = _tenant_table_names()
     found: set[str] = set()
     for element in visitors.iterate(cast(visitors.ExternallyTraversible, statement)):

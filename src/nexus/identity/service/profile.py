@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from nexus.core.context import RequestContext
 from nexus.core.db import noted_for_request
@@ -34,40 +32,14 @@ async def memberships_of(session: AsyncSession, user_id: uuid.UUID) -> list[Memb
         ]
 
 
-def _loaded(session: AsyncSession, model: type[Any], id_: uuid.UUID | None) -> Any:
-    """`model` `id_` if this session holds it with every value loaded (no query); not after
-    a rollback, which expires what the session held."""
-    found = session.identity_map.get(identity_key(model, id_)) if id_ else None
-    return found if found is not None and not inspect(found).expired_attributes else None
-
-
-async def _user_and_tenant(
-    session: AsyncSession, user_id: uuid.UUID | None, tenant_id: uuid.UUID | None
-) -> tuple[User | None, Tenant | None]:
-    """The caller's user and business. A signed-in session's lookup loaded them already; an
-    API key's lookup reads only columns, so both come in one query."""
-    user, tenant = _loaded(session, User, user_id), _loaded(session, Tenant, tenant_id)
-    if user_id and tenant_id and user is None and tenant is None:
-        row = (
-            await session.execute(
-                select(User, Tenant).join(Tenant, Tenant.id == tenant_id).where(User.id == user_id)
-            )
-        ).one_or_none()
-        if row is not None:
-            return row[0], row[1]
-    if user is None and user_id:
-        user = await session.get(User, user_id)
-    if tenant is None and tenant_id:
-        tenant = await session.get(Tenant, tenant_id)
-    return user, tenant
-
-
 async def describe_caller(session: AsyncSession, ctx: RequestContext) -> Me:
     noted = noted_for_request(session, KEY_CALLER_FACTS) if ctx.actor_type == "api_key" else None
     if isinstance(noted, CallerFacts):
         facts = noted
     else:
-        user, tenant = await _user_and_tenant(session, ctx.user_id, ctx.tenant_id)
+        # A signed-in session's lookup loaded both: the identity map answers.
+        user = await session.get(User, ctx.user_id) if ctx.user_id else None
+        tenant = await session.get(Tenant, ctx.tenant_id) if ctx.tenant_id else None
         facts = CallerFacts(
             email=user.email if user else None,
             name=user.name if user else None,
