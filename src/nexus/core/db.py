@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    Boolean,
     ColumnDefault,
     ForeignKey,
     ForeignKeyConstraint,
@@ -28,8 +29,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -49,7 +51,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from nexus.core import sqlite_driver
+from nexus.core import postgres_driver, sqlite_driver
 from nexus.core.errors import TenantContextMissing
 from nexus.core.ids import new_id
 from nexus.core.security import Keyring
@@ -140,7 +142,23 @@ def _pg_transaction_tenant(
     element: set_transaction_tenant, compiler: SQLCompiler, **kw: Any
 ) -> str:
     tenant = compiler.process(element.clauses, **kw)
-    return f"set_config('app.tenant_id', coalesce(CAST({tenant} AS TEXT), ''), true)"
+    local = compiler.process(bindparam(TENANT_LOCAL, type_=Boolean()), **kw)
+    return f"set_config('app.tenant_id', coalesce(CAST({tenant} AS TEXT), ''), {local})"
+
+
+#: The parameter of a lookup with a `set_transaction_tenant` column: whether the setting is
+#: the transaction's (true) or, for statements run without one, the connection's (false).
+TENANT_LOCAL = "nexus_tenant_local"
+
+
+def lookup_parameters(connection: AsyncConnection, parameters: dict[str, Any]) -> dict[str, Any]:
+    """`parameters` with `TENANT_LOCAL` for a lookup with a `set_transaction_tenant` column,
+    to run on `connection` (the session's)."""
+    if connection.dialect.name != "postgresql":
+        return parameters
+    sync = connection.sync_connection
+    assert sync is not None
+    return {**parameters, TENANT_LOCAL: not postgres_driver.without_transaction(sync)}
 
 
 def tenant_set_by_lookup(session: AsyncSession, tenant_id: uuid.UUID | None) -> None:
@@ -154,6 +172,12 @@ def tenant_set_by_lookup(session: AsyncSession, tenant_id: uuid.UUID | None) -> 
 #: `session.info` flag of a request's session: on SQLite its transaction runs on the event
 #: loop's thread up to COMMIT (`sqlite_driver.OneHopConnection.run_inline`).
 INLINE = "inline"
+#: `session.info` flag of a request's session: on PostgreSQL its statements run without BEGIN
+#: until the first that writes, which begins the transaction; a commit whose only write is one
+#: statement sends it alone (see `nexus.core.postgres_driver`).
+BEGIN_ON_WRITE = "begin_on_write"
+#: `session.info` flag: the session is flushing for its commit (`commit`).
+_COMMITTING = "committing"
 #: The transaction about to begin gets its tenant from its first statement, a lookup.
 _TENANT_BY_LOOKUP = "tenant_by_lookup"
 #: (the session transaction's id, the tenant set on it), kept in `session.info`. (A savepoint
@@ -169,8 +193,12 @@ def is_postgresql(session: AsyncSession | Session) -> bool:
 def _set_transaction_tenant(connection: Connection, tenant_id: uuid.UUID | None) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(
-            text("SELECT set_config('app.tenant_id', :tenant, true)"),
-            {"tenant": str(tenant_id) if tenant_id else ""},
+            text("SELECT set_config('app.tenant_id', :tenant, :local)"),
+            {
+                "tenant": str(tenant_id) if tenant_id else "",
+                "local": not postgres_driver.without_transaction(connection),
+            },
+            execution_options={postgres_driver.READS_ONLY: True},
         )
 
 
@@ -223,6 +251,14 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
     tables = list(by_table.items())
     connection = session.connection()
     if connection.dialect.name == "postgresql" and len(tables) > 1:
+        # The commit's only write, with no transaction begun yet: it runs alone, atomic as
+        # any one statement is, without BEGIN and COMMIT.
+        alone = (
+            session.info.get(_COMMITTING, False)
+            and postgres_driver.without_transaction(connection)
+            and not (session.new or session.dirty or session.deleted)
+        )
+        options = {postgres_driver.ALONE: True} if alone else {}
         if all(len(rows) == 1 for _, rows in tables):
             # The usual case (one audit event, one outbox event): a statement made once per
             # set of tables, so SQLAlchemy compiles it once.
@@ -234,13 +270,14 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
                     for n, (_, rows) in enumerate(tables)
                     for name, value in rows[0].items()
                 },
+                execution_options=options,
             )
             return
         (last, last_rows), earlier = tables[-1], tables[:-1]
         statement = insert(last).values(last_rows)
         for n, (table, rows) in enumerate(earlier):
             statement = statement.add_cte(insert(table).values(rows).cte(f"appended_{n}"))
-        connection.execute(statement)
+        connection.execute(statement, execution_options=options)
         return
     for table, rows in tables:
         connection.execute(insert(table), rows)
@@ -294,6 +331,8 @@ def _tenant_on_transaction(
         driver = connection.connection.dbapi_connection
         if isinstance(driver, sqlite_driver.OneHopConnection):
             driver.run_inline()
+    if session.info.get(BEGIN_ON_WRITE) and connection.dialect.name == "postgresql":
+        postgres_driver.read_without_transaction(connection)
     tenant = current_tenant(session)
     if session.info.pop(_TENANT_BY_LOOKUP, False):
         session.info[_TRANSACTION_TENANT] = (id(transaction), None)
@@ -337,7 +376,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         return _sqlite_engine(url, immediate=True)
     # No pre-ping: it costs a round trip per request; recycled connections and the caller's
     # retry cover a database restart.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgresql+asyncpg"):
+        parsed = parsed.set(drivername=f"postgresql+{postgres_driver.DRIVER}")
+    engine = create_async_engine(
+        parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+    )
+    postgres_driver.listen(engine.sync_engine)
+    return engine
 
 
 class Database:
@@ -388,7 +434,11 @@ async def commit(session: AsyncSession) -> None:
         driver = raw.dbapi_connection
         if isinstance(driver, sqlite_driver.OneHopConnection):
             driver.queue_writes = True
-    await session.commit()
+    session.info[_COMMITTING] = True
+    try:
+        await session.commit()
+    finally:
+        session.info.pop(_COMMITTING, None)
 
 
 _Row = TypeVar("_Row")

@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse
 from nexus.core import idempotency
 from nexus.core.context import RequestContext
 from nexus.core.db import (
+    BEGIN_ON_WRITE,
     INLINE,
     Database,
     bind_tenant,
@@ -87,6 +88,7 @@ class NexusRoute(APIRoute):
             write = request.method not in ("GET", "HEAD", "OPTIONS")
             async with database.session(write=write) as session:
                 session.info[INLINE] = True
+                session.info[BEGIN_ON_WRITE] = True
                 request.state.session = session
                 key = request.headers.get("idempotency-key") if request.method == "POST" else None
                 if key is None:

@@ -18,6 +18,7 @@ from nexus.core.db import (
     bind_tenant,
     database_of,
     keep_loaded,
+    lookup_parameters,
     note_for_request,
     set_transaction_tenant,
     tenant_set_by_lookup,
@@ -294,7 +295,8 @@ async def _jwt_caller(
     await bind_tenant(session, tenant_id, set_by_next_lookup=True)
     # A platform token (no tenant) joins no membership and so no role: nothing to scope.
     with across_tenants(session) if tenant_id is None else nullcontext():
-        row = (await session.execute(_SESSION_CALLER, {"session_id": session_id})).one_or_none()
+        lookup = lookup_parameters(await session.connection(), {"session_id": session_id})
+        row = (await session.execute(_SESSION_CALLER, lookup)).one_or_none()
     if row is None:
         raise InvalidToken()
     tenant_set_by_lookup(session, row[0].tenant_id)
@@ -379,7 +381,9 @@ async def console_caller(
     unknown, expired, revoked, or its user or membership no longer active."""
     if not secret.startswith(CONSOLE_PREFIX):
         raise InvalidToken()
-    lookup = {"token_hash": keyring_of(session).lookup_hash(secret)}
+    lookup = lookup_parameters(
+        await session.connection(), {"token_hash": keyring_of(session).lookup_hash(secret)}
+    )
     # The joins pin membership and role to the session's own tenant.
     with across_tenants(session):
         row = (await session.execute(_CONSOLE_CALLER, lookup)).one_or_none()
@@ -406,9 +410,9 @@ async def _api_key_caller(
     session: AsyncSession, token: str, request_id: str | None, client: str | None
 ) -> RequestContext:
     keyring = keyring_of(session)
-    lookup = {"key_hash": keyring.lookup_hash(token)}
     # Platform tables only: run on the connection, past the ORM's per-run work.
     connection = await session.connection()
+    lookup = lookup_parameters(connection, {"key_hash": keyring.lookup_hash(token)})
     key = (await connection.execute(_API_KEY_CALLER, lookup)).one_or_none()
     now = utcnow()
     if key is None:
