@@ -3,6 +3,8 @@ searched, and who may see which records."""
 
 from __future__ import annotations
 
+import functools
+import re
 import uuid
 
 import phonenumbers
@@ -27,12 +29,44 @@ def email_key(email: str | None) -> str | None:
     return email.casefold() if email else None
 
 
+#: An unquoted ASCII local part (RFC 5322 dot-atom), which `email_validator` keeps as it is.
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+#: The limits `email_validator` holds an address to (RFC 5321).
+_LOCAL_MAX, _ADDRESS_MAX = 64, 254
+
+
+@functools.lru_cache(maxsize=4096)
+def _domain_of_address(domain: str) -> tuple[str, str]:
+    """The normalised and the IDNA ASCII forms of a domain an address may have
+    (`EmailNotValidError` if none)."""
+    checked = validate_email(f"a@{domain}", check_deliverability=False)
+    return checked.domain, checked.ascii_domain
+
+
 def normalise_email(email: str | None, *, field: str) -> str | None:
-    """A valid address (domain lower-cased) or None; 422 naming `field` otherwise."""
+    """A valid address (domain lower-cased) or None; 422 naming `field` otherwise.
+
+    Most of `email_validator`'s work is on the domain, and an import's thousands of addresses
+    share a few domains: an address with a plain ASCII local part has its domain checked once
+    per process. Any other address, and any refused one, goes through `validate_email`
+    whole, so the answer and the error are the same either way (tested)."""
     if email is None or not email.strip():
         return None
+    email = email.strip()
+    local, at, domain = email.rpartition("@")
+    if at and len(local) <= _LOCAL_MAX and _DOT_ATOM.fullmatch(local):
+        try:
+            normalised_domain, ascii_domain = _domain_of_address(domain)
+        except EmailNotValidError:
+            pass
+        else:
+            normalised = f"{local}@{normalised_domain}"
+            # (`email_validator` holds each form to the limit, in UTF-8 bytes.)
+            forms = (email, normalised, f"{local}@{ascii_domain}")
+            if all(len(form.encode()) <= _ADDRESS_MAX for form in forms):
+                return normalised
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized
+        return validate_email(email, check_deliverability=False).normalized
     except EmailNotValidError as error:
         raise invalid(field, str(error)) from None
 
