@@ -7,7 +7,8 @@ adapter keeps aiosqlite (its thread, its lifecycle) and SQLAlchemy's dialect, an
 the cursor: it runs cursor-execute-fetch-close as one function on the connection's thread and
 hands back the rows with the description, row count and last row id. A transaction's `BEGIN`
 travels with its first statement, and COMMIT/ROLLBACK with no transaction open cost nothing, so
-a one-row read transaction is two hops instead of eleven.
+a one-row read transaction is two hops instead of eleven (none for a request's read, which runs
+in place: see `run_inline`).
 
 Waiting for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, ... up to 100 ms
 between tries, so with several processes writing, a waiter keeps sleeping past the moments the
@@ -337,6 +338,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             gate.release()
 
     def commit(self) -> None:
+        reading_in_place = self.inline and not self.writing
         self.inline = self.writing = False
         self.queue_writes = False
         try:
@@ -346,17 +348,27 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
                 except Exception as error:
                     self._handle_exception(error)
             elif not self._idle():
-                super().commit()
+                if reading_in_place:
+                    # A read transaction's COMMIT only ends its snapshot: it writes nothing
+                    # and so never checkpoints, and takes microseconds, far less than a trip
+                    # to the connection's thread and back.
+                    self._connection._connection.commit()
+                else:
+                    super().commit()
         finally:
             self._open_gate()
 
     def rollback(self) -> None:
+        reading_in_place = self.inline and not self.writing
         self.inline = self.writing = False
         self.queue_writes = False
         self.queued = []
         try:
             if not self._idle():
-                super().rollback()
+                if reading_in_place:
+                    self._connection._connection.rollback()  # (as a read's COMMIT, above)
+                else:
+                    super().rollback()
         finally:
             self._open_gate()
 
