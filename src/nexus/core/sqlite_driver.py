@@ -319,7 +319,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return raw is None or not raw.in_transaction
 
     def run_inline(self) -> None:
-        """Run this transaction's statements, but not its COMMIT, on the event loop's thread.
+        """Run this transaction's statements, and a read transaction's end, on the event
+        loop's thread.
 
         For a request's transaction on SQLite. A write transaction: once it holds the write
         lock, each trip to the connection's thread handed the event loop to other requests,
@@ -328,8 +329,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         COMMIT without yielding, except to wait for the lock. A read transaction never waits
         (WAL), and most reads take microseconds, less than the trip to the thread costs; a
         read still running after `READ_IN_PLACE_MS` is stopped and run again on the thread,
-        so a long one does not hold up the event loop. COMMIT still runs on the connection's
-        thread: it may checkpoint the WAL, and the lock is free once it is done there."""
+        so a long one does not hold up the event loop. A write's COMMIT still runs on the
+        connection's thread: it may checkpoint the WAL, and the lock is free once it is done
+        there. A read's COMMIT or ROLLBACK runs in place: it only ends the snapshot."""
         self.inline = True
 
     def _open_gate(self) -> None:
