@@ -99,9 +99,11 @@ def _count_hops(monkeypatch: pytest.MonkeyPatch) -> list[str | None]:
     hops: list[str | None] = []
     original = sqlite_driver.OneHopConnection.hop
 
-    async def counted(self: Any, operation: str | None, parameters: Any, many: bool) -> Any:
+    async def counted(
+        self: Any, operation: str | None, parameters: Any, many: bool, **options: Any
+    ) -> Any:
         hops.append(operation.split()[0] if operation else "COMMIT")
-        return await original(self, operation, parameters, many)
+        return await original(self, operation, parameters, many, **options)
 
     monkeypatch.setattr(sqlite_driver.OneHopConnection, "hop", counted)
     return hops
@@ -143,6 +145,65 @@ async def test_a_failing_write_of_a_commit_is_raised_by_it_and_nothing_is_kept(
         session.add(_Row(n=5))
         await commit(session)  # the connection is usable again
         assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 5]
+
+
+def _thread_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """One entry per call run on a connection's thread."""
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def on_thread(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append("call")
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", on_thread)
+    return calls
+
+
+@pytest.mark.parametrize("queued", [True, False], ids=["inserts with commit", "flushed first"])
+async def test_a_requests_write_transaction_commits_without_a_trip_to_the_thread(
+    rows_database: Database, monkeypatch: pytest.MonkeyPatch, queued: bool
+) -> None:
+    async with rows_database.session() as session:
+        session.add(_Row(n=1))
+        await commit(session)  # opens the write connection
+    calls = _thread_calls(monkeypatch)
+
+    async with rows_database.session() as session:
+        session.info[INLINE] = True
+        await session.execute(select(_Row.n))
+        session.add(_Row(n=2))
+        if not queued:
+            await session.flush()
+        await commit(session)
+
+    assert calls == []
+    async with rows_database.session(write=False) as session:
+        assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 2]
+
+
+async def test_a_failing_write_of_a_requests_commit_is_raised_and_nothing_is_kept(
+    rows_database: Database,
+) -> None:
+    async with rows_database.session() as session:
+        session.add(_Row(n=1))
+        await commit(session)
+
+    async with rows_database.session() as session:
+        session.info[INLINE] = True
+        await session.execute(select(_Row.n))
+        session.add(_Row(n=2))
+        session.add(_Row(n=1))  # a clash, found only when the commit's INSERT runs
+        with pytest.raises(IntegrityError):
+            await commit(session)
+
+    async with rows_database.session() as session:
+        session.info[INLINE] = True
+        assert list(await session.scalars(select(_Row.n))) == [1]
+        session.add(_Row(n=3))
+        await commit(session)  # the lock was given back: the next writer commits
+    async with rows_database.session(write=False) as session:
+        assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 3]
 
 
 async def _count(database: Database, sql: str) -> int:

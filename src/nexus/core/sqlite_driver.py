@@ -22,9 +22,9 @@ writer that came later can no longer take it first.
 
 The commit's writes travel with COMMIT: when a request commits (`nexus.core.db.commit`), the
 INSERTs the commit's flush sends (audit events, outbox events, other new rows) are queued and
-run on the connection's thread in the same hop as COMMIT, which shortens the time the write
-lock is held by two or three event-loop round trips. An error of a queued INSERT is raised by
-the commit, as it would be by the flush inside it.
+run in the same hop as COMMIT (a request's on the event loop's thread: see `run_inline`), which
+shortens the time the write lock is held by two or three event-loop round trips. An error of a
+queued INSERT is raised by the commit, as it would be by the flush inside it.
 
 Passed to `create_async_engine(..., module=dbapi())`; server-side cursors (streaming) keep
 SQLAlchemy's own cursor.
@@ -265,9 +265,12 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def begin(self, statement: str) -> None:
         self.pending_begin = statement
 
-    async def hop(self, operation: str | None, parameters: Any, many: bool) -> _Outcome:
+    async def hop(
+        self, operation: str | None, parameters: Any, many: bool, *, in_place: bool = False
+    ) -> _Outcome:
         """One call on the connection's thread: BEGIN if due, the queued writes, `operation`
-        (COMMIT when None); waiting on the event loop while another writer holds the lock."""
+        (COMMIT when None, on the event loop's thread if `in_place`); waiting on the event
+        loop while another writer holds the lock."""
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         async with self._execute_mutex:
             begin, self.pending_begin = self.pending_begin, None
@@ -276,7 +279,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
                 self.writing = begin == IMMEDIATE
             if begin == IMMEDIATE and self.gate is None:
                 self.gate = await _take_gate(self.dbapi.gates)
-            inline = self.inline and operation is not None
+            inline = self.inline if operation is not None else in_place
             if (
                 self.inline
                 and operation is not None
@@ -319,8 +322,8 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return raw is None or not raw.in_transaction
 
     def run_inline(self) -> None:
-        """Run this transaction's statements, and a read transaction's end, on the event
-        loop's thread.
+        """Run this transaction's statements and its COMMIT or ROLLBACK on the event loop's
+        thread.
 
         For a request's transaction on SQLite. A write transaction: once it holds the write
         lock, each trip to the connection's thread handed the event loop to other requests,
@@ -329,9 +332,16 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         COMMIT without yielding, except to wait for the lock. A read transaction never waits
         (WAL), and most reads take microseconds, less than the trip to the thread costs; a
         read still running after `READ_IN_PLACE_MS` is stopped and run again on the thread,
-        so a long one does not hold up the event loop. A write's COMMIT still runs on the
-        connection's thread: it may checkpoint the WAL, and the lock is free once it is done
-        there. A read's COMMIT or ROLLBACK runs in place: it only ends the snapshot."""
+        so a long one does not hold up the event loop.
+
+        COMMIT runs in place too. On the connection's thread it waited for the interpreter's
+        lock while the event loop ran other requests (up to its 5 ms switch interval), and
+        the write lock stayed taken all that time: under a write load, a process's writes
+        took 3 ms each instead of 2. A COMMIT writes the WAL without syncing it
+        (`synchronous=NORMAL`); the commit that takes the WAL past SQLite's auto-checkpoint
+        threshold (1,000 pages) also copies it into the database file, a few milliseconds
+        once every few thousand writes, on the event loop. A read's COMMIT only ends its
+        snapshot."""
         self.inline = True
 
     def _open_gate(self) -> None:
@@ -340,39 +350,40 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             gate.release()
 
     def commit(self) -> None:
-        reading_in_place = self.inline and not self.writing
+        in_place = self.inline
         self.inline = self.writing = False
         self.queue_writes = False
         try:
             if self.queued:
                 try:
-                    await_(self.hop(None, None, False))
+                    await_(self.hop(None, None, False, in_place=in_place))
                 except Exception as error:
                     self._handle_exception(error)
             elif not self._idle():
-                if reading_in_place:
-                    # A read transaction's COMMIT only ends its snapshot: it writes nothing
-                    # and so never checkpoints, and takes microseconds, far less than a trip
-                    # to the connection's thread and back.
-                    self._connection._connection.commit()
-                else:
-                    super().commit()
+                self._end(in_place, "commit")
         finally:
             self._open_gate()
 
     def rollback(self) -> None:
-        reading_in_place = self.inline and not self.writing
+        in_place = self.inline
         self.inline = self.writing = False
         self.queue_writes = False
         self.queued = []
         try:
             if not self._idle():
-                if reading_in_place:
-                    self._connection._connection.rollback()  # (as a read's COMMIT, above)
-                else:
-                    super().rollback()
+                self._end(in_place, "rollback")
         finally:
             self._open_gate()
+
+    def _end(self, in_place: bool, how: str) -> None:
+        """COMMIT or ROLLBACK with nothing queued: in place for a request's transaction."""
+        if not in_place:
+            getattr(super(), how)()
+            return
+        try:
+            getattr(self._connection._connection, how)()
+        except Exception as error:
+            self._handle_exception(error)
 
     def close(self) -> None:
         self._open_gate()
