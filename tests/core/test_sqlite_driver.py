@@ -215,14 +215,7 @@ async def _count(database: Database, sql: str) -> int:
 async def test_a_request_reads_in_place_and_a_long_read_moves_to_the_thread(
     rows_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    thread_calls: list[str] = []
-    original = aiosqlite.Connection._execute
-
-    async def on_thread(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        thread_calls.append("call")
-        return await original(self, fn, *args, **kwargs)
-
-    monkeypatch.setattr(aiosqlite.Connection, "_execute", on_thread)
+    thread_calls = _thread_calls(monkeypatch)
     long_read = (
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000) "
         "SELECT count(*) FROM n"
