@@ -272,6 +272,17 @@ async def test_a_write_after_a_statement_sent_alone_is_refused(database: Databas
         with pytest.raises(WroteAlone):
             await connection.execute(text("SELECT 1"))
 
+    # Back in the pool, it begins a transaction before a write like any other connection.
+    idle = [await database.engine.connect() for _ in range(database.engine.pool.checkedin())]
+    try:
+        for connection in idle:
+            await connection.run_sync(read_without_transaction)
+            await connection.execute(text("SELECT 1"))
+            assert (await connection.get_raw_connection()).driver_connection.is_in_transaction()
+    finally:
+        for connection in idle:
+            await connection.close()
+
 
 async def _reading_session(database: Database, tenant_id: Any) -> AsyncSession:
     session = database.session(write=False)

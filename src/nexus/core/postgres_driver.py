@@ -122,9 +122,9 @@ def without_transaction(connection: Connection) -> bool:
 
 
 def _leave_autocommit(dbapi_connection: Any, record: Any) -> None:
+    record.info.pop(_WROTE_ALONE, None)
     if dbapi_connection is not None and dbapi_connection.autocommit:
         dbapi_connection.autocommit = False
-        record.info.pop(_WROTE_ALONE, None)
 
 
 def listen(engine: Engine) -> None:
