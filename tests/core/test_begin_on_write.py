@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 import asyncpg
+import httpx
 import pytest
 from fastapi import APIRouter
 from sqlalchemy import select, text
@@ -24,7 +25,7 @@ from nexus.core.settings import Settings
 from nexus.identity.models import Role
 from tests.core.conftest import app_with, client_for
 from tests.crm.test_contacts import CONTACTS, crm_tenant
-from tests.identity.factories import make_tenant, unique
+from tests.identity.factories import TenantFixture, make_tenant, unique
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +110,32 @@ def _router() -> APIRouter:
     return router
 
 
+async def _owner_request(
+    settings: Settings,
+    database: Database,
+    transactions: list[str],
+    method: str,
+    path: str,
+    **params: str,
+) -> tuple[TenantFixture, httpx.Response]:
+    """A new business's owner sends one request to the test routes; `transactions` then
+    holds what that request alone sent."""
+    tenant = await make_tenant(database)
+    app = app_with(settings, database, _router())
+    transactions.clear()
+    async with await client_for(app) as client:
+        response = await client.request(method, path, params=params, headers=tenant.headers)
+    return tenant, response
+
+
+async def _audit_actions(database: Database, target_id: str) -> list[str]:
+    async with database.transaction() as session:
+        found = await session.scalars(
+            select(AuditEvent.action).where(AuditEvent.target_id == target_id)
+        )
+        return list(found)
+
+
 async def _role_keys(database: Database, tenant_id: Any, prefix: str) -> list[str]:
     async with database.transaction(tenant_id) as session:
         found = await session.scalars(
@@ -142,15 +169,10 @@ async def test_a_reading_request_sends_no_begin_and_keeps_its_tenant_setting(
 async def test_a_reading_request_that_writes_commits_its_writes_in_one_transaction(
     settings: Settings, database: Database, transactions: list[str]
 ) -> None:
-    tenant = await make_tenant(database)
-    app = app_with(settings, database, _router())
     prefix = unique("w")
-    transactions.clear()
-
-    async with await client_for(app) as client:
-        response = await client.get(
-            "/test/reads-then-writes", params={"prefix": prefix}, headers=tenant.headers
-        )
+    tenant, response = await _owner_request(
+        settings, database, transactions, "GET", "/test/reads-then-writes", prefix=prefix
+    )
 
     assert response.json() == {"before": False, "after": True}
     assert transactions == ["BEGIN", "COMMIT"]
@@ -160,17 +182,16 @@ async def test_a_reading_request_that_writes_commits_its_writes_in_one_transacti
 async def test_a_reading_request_refused_after_writing_keeps_none_of_its_writes(
     settings: Settings, database: Database, transactions: list[str]
 ) -> None:
-    tenant = await make_tenant(database)
-    app = app_with(settings, database, _router())
     prefix = unique("r")
-    transactions.clear()
-
-    async with await client_for(app) as client:
-        response = await client.get(
-            "/test/reads-then-writes",
-            params={"prefix": prefix, "fail": "true"},
-            headers=tenant.headers,
-        )
+    tenant, response = await _owner_request(
+        settings,
+        database,
+        transactions,
+        "GET",
+        "/test/reads-then-writes",
+        prefix=prefix,
+        fail="true",
+    )
 
     assert response.status_code == 409
     assert transactions == ["BEGIN", "ROLLBACK"]
@@ -180,12 +201,7 @@ async def test_a_reading_request_refused_after_writing_keeps_none_of_its_writes(
 async def test_a_request_that_only_reads_sends_no_begin_whatever_its_method(
     settings: Settings, database: Database, transactions: list[str]
 ) -> None:
-    tenant = await make_tenant(database)
-    app = app_with(settings, database, _router())
-    transactions.clear()
-
-    async with await client_for(app) as client:
-        response = await client.post("/test/reads", headers=tenant.headers)
+    _, response = await _owner_request(settings, database, transactions, "POST", "/test/reads")
 
     assert response.json() == {"open": False}
     assert transactions == []
@@ -194,40 +210,30 @@ async def test_a_request_that_only_reads_sends_no_begin_whatever_its_method(
 async def test_a_commit_whose_only_write_is_one_statement_sends_it_without_begin(
     settings: Settings, database: Database, transactions: list[str]
 ) -> None:
-    tenant = await make_tenant(database)
-    app = app_with(settings, database, _router())
     prefix = unique("once")
-    transactions.clear()
-
-    async with await client_for(app) as client:
-        response = await client.post(
-            "/test/written-once", params={"prefix": prefix}, headers=tenant.headers
-        )
+    tenant, response = await _owner_request(
+        settings, database, transactions, "POST", "/test/written-once", prefix=prefix
+    )
 
     assert response.json() == {"open": False}
     assert transactions == []
     assert await _role_keys(database, tenant.tenant_id, prefix) == [prefix]
-    async with database.transaction() as session:
-        actions = await session.scalars(
-            select(AuditEvent.action).where(AuditEvent.target_id == prefix)
-        )
-        assert list(actions) == ["test.role_added"]
+    assert await _audit_actions(database, prefix) == ["test.role_added"]
 
 
 async def test_a_commit_with_more_than_that_statement_runs_in_one_transaction(
     settings: Settings, database: Database, transactions: list[str]
 ) -> None:
-    tenant = await make_tenant(database)
-    app = app_with(settings, database, _router())
     prefix = unique("more")
-    transactions.clear()
-
-    async with await client_for(app) as client:
-        response = await client.post(
-            "/test/written-once",
-            params={"prefix": prefix, "rename": "true"},
-            headers=tenant.headers,
-        )
+    tenant, response = await _owner_request(
+        settings,
+        database,
+        transactions,
+        "POST",
+        "/test/written-once",
+        prefix=prefix,
+        rename="true",
+    )
 
     assert response.json() == {"open": False}
     assert transactions == ["BEGIN", "COMMIT"]
@@ -251,11 +257,7 @@ async def test_a_contact_created_through_the_api_is_one_statement_without_begin(
     assert transactions == []
     shown = await client.get(f"{CONTACTS}/{created.json()['id']}", headers=key)
     assert shown.json() == created.json()
-    async with database.transaction() as session:
-        actions = await session.scalars(
-            select(AuditEvent.action).where(AuditEvent.target_id == created.json()["id"])
-        )
-        assert list(actions) == ["crm.contact.created"]
+    assert await _audit_actions(database, created.json()["id"]) == ["crm.contact.created"]
 
 
 async def test_a_write_after_a_statement_sent_alone_is_refused(database: Database) -> None:

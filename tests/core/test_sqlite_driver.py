@@ -125,14 +125,16 @@ async def test_the_writes_of_a_commit_travel_with_it_in_one_hop(
     assert writer_hops == ["SELECT", "COMMIT"]
 
 
+@pytest.mark.parametrize("inline", [False, True], ids=["on the thread", "a request's, in place"])
 async def test_a_failing_write_of_a_commit_is_raised_by_it_and_nothing_is_kept(
-    rows_database: Database,
+    rows_database: Database, inline: bool
 ) -> None:
     async with rows_database.session() as session:
         session.add(_Row(n=1))
         await commit(session)
 
     async with rows_database.session() as session:
+        session.info[INLINE] = inline
         await session.execute(select(_Row.n))
         session.add(_Row(n=2))
         await session.flush()  # a flush before the commit still runs at once
@@ -141,6 +143,7 @@ async def test_a_failing_write_of_a_commit_is_raised_by_it_and_nothing_is_kept(
             await commit(session)
 
     async with rows_database.session() as session:
+        session.info[INLINE] = inline
         assert list(await session.scalars(select(_Row.n))) == [1]
         session.add(_Row(n=5))
         await commit(session)  # the connection is usable again
@@ -180,30 +183,6 @@ async def test_a_requests_write_transaction_commits_without_a_trip_to_the_thread
     assert calls == []
     async with rows_database.session(write=False) as session:
         assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 2]
-
-
-async def test_a_failing_write_of_a_requests_commit_is_raised_and_nothing_is_kept(
-    rows_database: Database,
-) -> None:
-    async with rows_database.session() as session:
-        session.add(_Row(n=1))
-        await commit(session)
-
-    async with rows_database.session() as session:
-        session.info[INLINE] = True
-        await session.execute(select(_Row.n))
-        session.add(_Row(n=2))
-        session.add(_Row(n=1))  # a clash, found only when the commit's INSERT runs
-        with pytest.raises(IntegrityError):
-            await commit(session)
-
-    async with rows_database.session() as session:
-        session.info[INLINE] = True
-        assert list(await session.scalars(select(_Row.n))) == [1]
-        session.add(_Row(n=3))
-        await commit(session)  # the lock was given back: the next writer commits
-    async with rows_database.session(write=False) as session:
-        assert list(await session.scalars(select(_Row.n).order_by(_Row.n))) == [1, 3]
 
 
 async def _count(database: Database, sql: str) -> int:

@@ -130,6 +130,11 @@ class set_transaction_tenant(FunctionElement[str]):
     name = "set_transaction_tenant"
 
 
+#: The parameter of a lookup with a `set_transaction_tenant` column: whether the setting is
+#: the transaction's (true) or, for statements run without one, the connection's (false).
+TENANT_LOCAL = "nexus_tenant_local"
+
+
 @compiles(set_transaction_tenant)
 def _no_transaction_tenant(
     element: set_transaction_tenant, compiler: SQLCompiler, **kw: Any
@@ -144,11 +149,6 @@ def _pg_transaction_tenant(
     tenant = compiler.process(element.clauses, **kw)
     local = compiler.process(bindparam(TENANT_LOCAL, type_=Boolean()), **kw)
     return f"set_config('app.tenant_id', coalesce(CAST({tenant} AS TEXT), ''), {local})"
-
-
-#: The parameter of a lookup with a `set_transaction_tenant` column: whether the setting is
-#: the transaction's (true) or, for statements run without one, the connection's (false).
-TENANT_LOCAL = "nexus_tenant_local"
 
 
 def lookup_parameters(connection: AsyncConnection, parameters: dict[str, Any]) -> dict[str, Any]:
