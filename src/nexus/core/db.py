@@ -51,7 +51,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from nexus.core import postgres_driver, sqlite_driver
+from nexus.core import postgres_driver, sqlite_driver, statement_cache
 from nexus.core.errors import TenantContextMissing
 from nexus.core.ids import new_id
 from nexus.core.security import Keyring
@@ -344,6 +344,7 @@ def _tenant_on_transaction(
 
 def _sqlite_engine(url: str, *, immediate: bool) -> AsyncEngine:
     engine = create_async_engine(url, connect_args={"timeout": 30}, module=sqlite_driver.dbapi())
+    statement_cache.install(engine)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, record: Any) -> None:
@@ -383,6 +384,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
     )
     postgres_driver.listen(engine.sync_engine)
+    statement_cache.install(engine)
     return engine
 
 
