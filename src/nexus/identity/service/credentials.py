@@ -13,6 +13,7 @@ import jwt
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nexus.core import direct
 from nexus.core.context import RequestContext
 from nexus.core.db import (
     bind_tenant,
@@ -413,7 +414,7 @@ async def _api_key_caller(
     # Platform tables only: run on the connection, past the ORM's per-run work.
     connection = await session.connection()
     lookup = lookup_parameters(connection, {"key_hash": keyring.lookup_hash(token)})
-    key = (await connection.execute(_API_KEY_CALLER, lookup)).one_or_none()
+    key = (await direct.execute(connection, _API_KEY_CALLER, lookup)).one_or_none()
     now = utcnow()
     if key is None:
         raise InvalidToken()

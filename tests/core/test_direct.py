@@ -1,0 +1,239 @@
+"""Direct reads (`nexus.core.direct`): on PostgreSQL a plain SELECT goes straight to asyncpg
+and returns what SQLAlchemy would have returned, in the connection's transaction state; all
+else, and everything on SQLite, goes through SQLAlchemy."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Float, Numeric, bindparam, cast, event, literal, select, text
+from sqlalchemy.engine import Result
+from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+
+from nexus.core import direct
+from nexus.core.db import Base, Database, bind_tenant
+from nexus.crm.models import Contact, Deal
+from nexus.identity.models import ApiKey, Role, Tenant
+from nexus.identity.service.credentials import _API_KEY_CALLER
+from tests.crm.dealkit import make_deal, make_pipeline
+from tests.crm.test_contacts import CONTACTS, add_contact
+from tests.crm.test_fields import define
+from tests.identity.factories import make_tenant
+
+postgresql_only = pytest.mark.usefixtures("_postgresql")
+
+
+@pytest.fixture
+def _postgresql(engine_name: str) -> None:
+    if engine_name != "postgresql":
+        pytest.skip("direct reads are PostgreSQL's")
+
+
+class Heard:
+    """What the engine's statement listeners hear: (statement, has an execution context)."""
+
+    def __init__(self, database: Database) -> None:
+        self.engine = database.engine.sync_engine
+        self.before: list[tuple[str, bool]] = []
+        self.after: list[str] = []
+
+    def _before(
+        self, conn: Any, cursor: Any, statement: str, params: Any, context: Any, *_: Any
+    ) -> None:
+        self.before.append((statement, context is not None))
+
+    def _after(self, conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        self.after.append(statement)
+
+    def __enter__(self) -> Heard:
+        event.listen(self.engine, "before_cursor_execute", self._before)
+        event.listen(self.engine, "after_cursor_execute", self._after)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
+
+
+async def _both(
+    database: Database, tenant_id: Any, statement: Any, params: dict[str, Any]
+) -> tuple[list[Any], list[Any]]:
+    """The rows of `statement` read directly and through SQLAlchemy, in one transaction."""
+    async with database.transaction(tenant_id) as session:
+        connection = await session.connection()
+        through = (await connection.execute(statement, params)).all()
+        with Heard(database) as heard:
+            straight = (await direct.execute(connection, statement, params)).all()
+        assert [went for _, went in heard.before] == [False]  # it went straight
+        return straight, through
+
+
+@postgresql_only
+async def test_every_table_reads_the_same_directly_as_through_sqlalchemy(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database, modules=["crm"])
+    await define(client, tenant, "allergies", sensitive=True)
+    await define(client, tenant, "visits", kind="number")
+    await define(client, tenant, "first_visit", kind="date")
+    await add_contact(
+        client,
+        tenant.headers,
+        last_name="Okafor",
+        email="Chioma@Example.com",
+        phone="0803 123 4567",
+        tags=["vip", "lagos"],
+        address={"line1": "1 Broad St", "city": "Lagos", "country": "NG"},
+        custom={"allergies": "penicillin", "visits": 3, "first_visit": "2026-01-05"},
+    )
+    pipeline = await make_pipeline(client, tenant)
+    await make_deal(
+        client,
+        tenant.headers,
+        amount=125_000,
+        pipeline_id=pipeline["id"],
+        expected_close="2026-12-31",
+    )
+
+    compared: dict[str, int] = {}
+    for table in Base.metadata.sorted_tables:
+        statement = select(*table.columns)
+        straight, through = await _both(database, tenant.tenant_id, statement, {})
+        assert sorted(map(repr, map(tuple, straight))) == sorted(map(repr, map(tuple, through))), (
+            table.name
+        )
+        assert [row._fields for row in straight[:1]] == [row._fields for row in through[:1]]
+        compared[table.name] = len(straight)
+
+    # Tables of every column type held rows: UUIDs, JSON, times, dates, bytes, booleans.
+    for name in (Tenant.__tablename__, ApiKey.__tablename__, Role.__tablename__):
+        assert compared[name] >= 1, name
+    assert compared[Contact.__tablename__] == 1
+    assert compared[Deal.__tablename__] == 1
+
+
+@postgresql_only
+async def test_numbers_whose_processor_depends_on_the_reported_type_read_the_same(
+    database: Database,
+) -> None:
+    statement = select(
+        cast(literal("12.50"), Numeric(10, 2)).label("exact"),
+        cast(literal("2.5"), Float).label("inexact"),
+        cast(literal("7"), Numeric(10, 0, asdecimal=False)).label("as_float"),
+        bindparam("when", type_=Numeric(12, 4)).label("given"),
+    )
+    straight, through = await _both(database, None, statement, {"when": Decimal("1.2345")})
+    assert straight == through == [(Decimal("12.50"), 2.5, 7.0, Decimal("1.2345"))]
+    assert [type(value) for value in straight[0]] == [type(value) for value in through[0]]
+
+
+@postgresql_only
+async def test_the_api_key_lookup_reads_the_same_and_sets_the_tenant(database: Database) -> None:
+    tenant = await make_tenant(database)
+    async with database.session() as session:
+        api_key = (
+            await session.scalars(select(ApiKey).where(ApiKey.tenant_id == tenant.tenant_id))
+        ).first()
+        assert api_key is not None
+        params = {"key_hash": api_key.key_hash, "nexus_tenant_local": True}
+        connection = await session.connection()
+        through = (await connection.execute(_API_KEY_CALLER, params)).one()
+        straight = (await direct.execute(connection, _API_KEY_CALLER, params)).one()
+        setting = await connection.scalar(text("SELECT current_setting('app.tenant_id', true)"))
+    assert tuple(straight) == tuple(through)
+    assert straight._fields == through._fields
+    assert (straight.tenant_id, straight.tenant_slug) == (tenant.tenant_id, tenant.slug)
+    assert setting == str(tenant.tenant_id)
+
+
+@postgresql_only
+async def test_a_read_after_a_write_sees_it_inside_the_transaction(database: Database) -> None:
+    tenant = await make_tenant(database)
+    statement = select(Role.key).where(Role.key == bindparam("key"))
+    async with database.transaction(tenant.tenant_id) as session:
+        session.add(Role(key="direct-written", name="Written"))
+        await session.flush()
+        connection = await session.connection()
+        with Heard(database) as heard:
+            seen = (await direct.execute(connection, statement, {"key": "direct-written"})).all()
+        assert heard.before == [(heard.after[0], False)]
+        await session.rollback()
+    assert [tuple(row) for row in seen] == [("direct-written",)]
+
+
+@postgresql_only
+async def test_a_connection_about_to_begin_and_a_locking_read_go_through_sqlalchemy(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    statement = select(Tenant.slug).where(Tenant.id == bindparam("id"))
+    async with database.session() as session:
+        connection = await session.connection()  # not yet begun: its next statement sends BEGIN
+        with Heard(database) as heard:
+            first = (await direct.execute(connection, statement, {"id": tenant.tenant_id})).one()
+            locked = (
+                await direct.execute(
+                    connection, statement.with_for_update(), {"id": tenant.tenant_id}
+                )
+            ).one()
+            again = (await direct.execute(connection, statement, {"id": tenant.tenant_id})).one()
+        raw = await connection.get_raw_connection()
+        assert raw.driver_connection.is_in_transaction()  # type: ignore[union-attr]
+    assert (first.slug, locked.slug, again.slug) == (tenant.slug,) * 3
+    # Through SQLAlchemy (with a context), then straight once the transaction is open.
+    assert [went for _, went in heard.before] == [True, True, False]
+
+
+@postgresql_only
+async def test_a_request_reads_its_contact_directly(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database, modules=["crm"])
+    made = await add_contact(client, tenant.headers, email="direct@example.com")
+    by_key = {"Authorization": f"Bearer {tenant.api_key}"}
+    await client.get(f"{CONTACTS}/{made['id']}", headers=by_key)  # the key's last use noted
+
+    with Heard(database) as heard:
+        response = await client.get(f"{CONTACTS}/{made['id']}", headers=by_key)
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "direct@example.com"
+    # The key's lookup and the contact, both straight to the driver.
+    assert [went for _, went in heard.before] == [False, False]
+    assert "FROM api_keys" in heard.before[0][0] and "FROM crm_contacts" in heard.before[1][0]
+
+
+@postgresql_only
+async def test_rows_are_taken_as_sqlalchemy_results_are(database: Database) -> None:
+    statement = select(Role.key).where(Role.tenant_id == bindparam("tenant")).order_by(Role.key)
+    tenant = await make_tenant(database)
+    async with database.transaction(tenant.tenant_id) as session:
+        await bind_tenant(session, tenant.tenant_id)
+        connection = await session.connection()
+        many = await direct.execute(connection, statement, {"tenant": tenant.tenant_id})
+        none = await direct.execute(connection, statement, {"tenant": None})
+        with pytest.raises(MultipleResultsFound):
+            many.one_or_none()
+        with pytest.raises(MultipleResultsFound):
+            many.one()
+        with pytest.raises(NoResultFound):
+            none.one()
+        assert none.one_or_none() is None
+        assert len(many.all()) >= 2
+        with pytest.raises(KeyError, match="'tenant'"):
+            await direct.execute(connection, statement, {})
+
+
+async def test_on_sqlite_reads_go_through_sqlalchemy(database: Database, engine_name: str) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's path")
+    tenant = await make_tenant(database)
+    statement = select(Tenant.slug).where(Tenant.id == bindparam("id"))
+    async with database.session() as session:
+        connection = await session.connection()
+        found = await direct.execute(connection, statement, {"id": tenant.tenant_id})
+        assert isinstance(found, Result)
+        assert found.one().slug == tenant.slug
