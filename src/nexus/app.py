@@ -75,6 +75,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # A JSON body is read as JSON whatever its Content-Type says, as it always was: the
+        # API takes bearer credentials only, so a cross-site form cannot post to it.
+        strict_content_type=False,
     )
     app.state.settings = settings
     app.state.database = database

@@ -73,6 +73,14 @@ async def test_malformed_json_is_400_malformed_request(things_app: FastAPI) -> N
     assert body["instance"] == "/test/things"
 
 
+async def test_a_json_body_without_a_content_type_is_read_as_json(things_app: FastAPI) -> None:
+    sent = await _call(things_app, "POST", "/test/things", content=b'{"x": 3}')
+    malformed = await _call(things_app, "POST", "/test/things", content=b'{"x": 3')
+
+    assert (sent.status_code, sent.json()) == (201, {"x": 3})
+    _assert_problem(malformed, 400, "malformed_request")
+
+
 async def test_a_field_of_the_wrong_type_is_422_naming_the_field(things_app: FastAPI) -> None:
     response = await _call(things_app, "POST", "/test/things", json={"x": "three"})
 
