@@ -141,6 +141,27 @@ async def test_duplicates_of_live_contacts_and_custom_columns_are_checked(
     assert unknown.status_code == 422
 
 
+async def test_another_business_holding_an_email_or_phone_does_not_make_a_row_a_duplicate(
+    client: httpx.AsyncClient, database: Database, worker: Worker
+) -> None:
+    other = await make_tenant(database, modules=["crm"])
+    tenant = await make_tenant(database, modules=["crm"])
+    existing = {"first_name": "Elsewhere", "email": "shared@example.com", "phone": "08035550000"}
+    made = await client.post("/api/v1/crm/contacts", json=existing, headers=other.headers)
+    assert made.status_code == 201, made.text
+
+    body = await upload(
+        client, tenant, "first_name,email,phone\nAda,SHARED@example.com,+234 803 555 0000\n"
+    )
+    assert (body["status"], body["report"]) == ("validated", [])
+    await worker.run_until_idle()
+
+    done = (await client.get(f"{IMPORTS}/{body['id']}", headers=tenant.headers)).json()
+    assert (done["status"], done["written_rows"], done["invalid_rows"]) == ("done", 1, 0)
+    assert await contact_count(database, tenant) == 1
+    assert await contact_count(database, other) == 1
+
+
 async def test_a_large_import_is_written_with_few_statements(
     client: httpx.AsyncClient, database: Database, worker: Worker
 ) -> None:

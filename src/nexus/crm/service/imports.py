@@ -22,12 +22,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import String, Table, any_, bindparam, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nexus.core.audit import record
 from nexus.core.context import RequestContext
-from nexus.core.db import bind_tenant, database_of
+from nexus.core.db import bind_tenant, database_of, is_postgresql
 from nexus.core.errors import NotFound, ValidationFailed, invalid
 from nexus.core.events import Event, publish
 from nexus.core.ids import new_id
@@ -75,6 +76,35 @@ class ContactsImported(Event):
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+#: A live contact holding any of the keys, on PostgreSQL: the keys go as one array parameter
+#: (`= ANY($1)`, served by the same index as `IN`), not as one parameter per key.
+_HELD_ANY = {
+    key: select(getattr(Contact, key)).where(
+        getattr(Contact, key) == any_(bindparam("keys", type_=ARRAY(String))),
+        Contact.deleted_at.is_(None),
+    )
+    for key in ("email_key", "phone")
+}
+
+
+async def _held(session: AsyncSession, key: str, keys: Sequence[str]) -> set[str]:
+    """Which of `keys` (e-mail keys or phones) a live contact of the business holds: one
+    statement on PostgreSQL, chunks of an `IN` list on SQLite."""
+    if not keys:
+        return set()
+    if is_postgresql(session):
+        return set(await session.scalars(_HELD_ANY[key], {"keys": list(keys)}))
+    column = getattr(Contact, key)
+    held: set[str] = set()
+    for chunk in _chunks(keys):
+        held.update(
+            await session.scalars(
+                select(column).where(column.in_(chunk), Contact.deleted_at.is_(None))
+            )
+        )
+    return held
 
 
 def _reason(error: ValidationFailed) -> str:
@@ -204,7 +234,7 @@ def _check_row(
 
 async def _check_duplicates(session: AsyncSession, checked: _Checked) -> None:
     """Rows repeating an e-mail or phone of an earlier row, or of a live contact (set-based
-    SELECTs, a chunk of keys at a time)."""
+    SELECTs: `_held`)."""
     for column, key in (("email", "email_key"), ("phone", "phone")):
         first_seen: dict[str, int] = {}
         for line, row in list(checked.good.items()):
@@ -216,13 +246,7 @@ async def _check_duplicates(session: AsyncSession, checked: _Checked) -> None:
                 del checked.good[line]
             else:
                 first_seen[wanted] = line
-        model_column = getattr(Contact, key)
-        taken: set[str] = set()
-        for chunk in _chunks(list(first_seen)):
-            found = await session.scalars(
-                select(model_column).where(model_column.in_(chunk), Contact.deleted_at.is_(None))
-            )
-            taken.update(found)
+        taken = await _held(session, key, list(first_seen))
         for wanted in sorted(taken):
             line = first_seen[wanted]
             checked.problem(line, column, f"A contact with this {column} exists")
@@ -337,17 +361,11 @@ async def _not_taken_since(
     """The rows whose e-mail and phone are still free. A live contact with the same e-mail or
     phone may have been added between the validation and this job: such rows are skipped and
     added to the import's report (and `invalid_rows`), the others are written. (Set-based
-    SELECTs, a chunk of keys at a time, in the job's write transaction.)"""
-    taken: dict[str, set[str]] = {"email_key": set(), "phone": set()}
-    for key, found in taken.items():
-        column = getattr(Contact, key)
+    SELECTs, `_held`, in the job's write transaction.)"""
+    taken: dict[str, set[str]] = {}
+    for key in ("email_key", "phone"):
         wanted = sorted({item[key] for item in rows if item[key] is not None})
-        for chunk in _chunks(wanted):
-            found.update(
-                await session.scalars(
-                    select(column).where(column.in_(chunk), Contact.deleted_at.is_(None))
-                )
-            )
+        taken[key] = await _held(session, key, wanted)
     if not taken["email_key"] and not taken["phone"]:
         return rows
     kept: list[dict[str, Any]] = []
