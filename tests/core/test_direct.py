@@ -9,12 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Float, Numeric, bindparam, cast, event, literal, select, text
+from sqlalchemy import Float, Numeric, bindparam, cast, event, insert, literal, select, text
 from sqlalchemy.engine import Result
-from sqlalchemy.exc import MultipleResultsFound, NoResultFound
+from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from nexus.core import direct
-from nexus.core.db import Base, Database, bind_tenant
+from nexus.core.db import BEGIN_ON_WRITE, Base, Database, bind_tenant, with_defaults
+from nexus.core.postgres_driver import WroteAlone
 from nexus.crm.models import Contact, Deal
 from nexus.identity.models import ApiKey, Role, Tenant
 from nexus.identity.service.credentials import _API_KEY_CALLER
@@ -101,6 +102,8 @@ async def test_every_table_reads_the_same_directly_as_through_sqlalchemy(
     compared: dict[str, int] = {}
     for table in Base.metadata.sorted_tables:
         statement = select(*table.columns)
+        if "tenant_id" in table.columns:  # (other tests' rows may share the database)
+            statement = statement.where(table.columns["tenant_id"] == tenant.tenant_id)
         straight, through = await _both(database, tenant.tenant_id, statement, {})
         assert sorted(map(repr, map(tuple, straight))) == sorted(map(repr, map(tuple, through))), (
             table.name
@@ -237,3 +240,96 @@ async def test_on_sqlite_reads_go_through_sqlalchemy(database: Database, engine_
         found = await direct.execute(connection, statement, {"id": tenant.tenant_id})
         assert isinstance(found, Result)
         assert found.one().slug == tenant.slug
+
+
+def _role_insert() -> Any:
+    table = Role.__table__
+    return insert(table).values({column.name: bindparam(column.name) for column in table.columns})
+
+
+_ROLE_INSERT = _role_insert()
+
+
+def _role_values(tenant_id: Any, key: str, name: str = "Direct") -> dict[str, Any]:
+    role = with_defaults(Role(key=key, name=name, tenant_id=tenant_id))
+    return {column.name: getattr(role, column.key) for column in Role.__table__.columns}
+
+
+@postgresql_only
+async def test_a_write_goes_straight_inside_a_transaction_and_errors_are_sqlalchemy_s(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    values = _role_values(tenant.tenant_id, "direct-write")
+    async with database.transaction(tenant.tenant_id) as session:
+        await session.execute(select(Role.key).limit(1))  # the transaction is begun
+        with Heard(database) as heard:
+            wrote = await session.run_sync(
+                lambda sync: direct.write(sync.connection(), _ROLE_INSERT, values, alone=False)
+            )
+        assert wrote is True
+        assert [went for _, went in heard.before] == [False]
+        found = await session.scalar(select(Role.name).where(Role.key == "direct-write"))
+        assert found == "Direct"
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await session.run_sync(
+                    lambda sync: direct.write(sync.connection(), _ROLE_INSERT, values, alone=False)
+                )
+        nul = _role_values(tenant.tenant_id, "direct-nul", name="A\x00B")
+        with pytest.raises(DBAPIError) as refused:
+            async with session.begin_nested():
+                await session.run_sync(
+                    lambda sync: direct.write(sync.connection(), _ROLE_INSERT, nul, alone=False)
+                )
+        assert str(refused.value.orig.sqlstate).startswith("22")  # type: ignore[union-attr]
+
+
+@postgresql_only
+async def test_before_the_first_write_only_the_commit_s_one_statement_goes_straight(
+    database: Database,
+) -> None:
+    tenant = await make_tenant(database)
+    async with database.session() as session:
+        session.info[BEGIN_ON_WRITE] = True
+        session.info["tenant_id"] = tenant.tenant_id
+        await session.execute(select(Role.key).limit(1))  # read without a transaction
+
+        def attempt(key: str, alone: bool) -> bool:
+            connection = session.sync_session.connection()
+            return direct.write(
+                connection, _ROLE_INSERT, _role_values(tenant.tenant_id, key), alone=alone
+            )
+
+        assert await session.run_sync(lambda _: attempt("direct-not-alone", False)) is False
+        assert await session.run_sync(lambda _: attempt("direct-alone", True)) is True
+        with pytest.raises(WroteAlone):
+            await session.run_sync(lambda _: attempt("direct-second", True))
+        await session.rollback()
+    async with database.transaction(tenant.tenant_id) as session:
+        kept = set(await session.scalars(select(Role.key).where(Role.key.like("direct-%"))))
+    assert kept == {"direct-alone"}  # one statement, atomic and committed by itself
+
+
+@postgresql_only
+async def test_a_request_creating_a_contact_sends_every_statement_straight(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    tenant = await make_tenant(database, modules=["crm"])
+    by_key = {"Authorization": f"Bearer {tenant.api_key}"}
+    # The key's last use is noted, the business's country and custom fields are kept.
+    await add_contact(client, by_key, email="first.direct@example.com", phone="08030000001")
+
+    with Heard(database) as heard:
+        response = await client.post(
+            CONTACTS,
+            json={"first_name": "Ada", "email": "ada.direct@example.com", "phone": "08030000002"},
+            headers=by_key,
+        )
+
+    assert response.status_code == 201, response.text
+    # The key's lookup, the duplicate check, the contact with its audit and outbox rows.
+    assert [went for _, went in heard.before] == [False, False, False]
+    assert [sql.split()[0] for sql, _ in heard.before] == ["SELECT", "SELECT", "WITH"]
+    assert "UNION ALL" in heard.before[1][0]
+    assert len(heard.after) == 3

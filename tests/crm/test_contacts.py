@@ -134,6 +134,23 @@ async def test_duplicates_by_email_or_phone_answer_409_with_the_existing_id(
     assert [c["id"] for c in listed.json()["items"]] == [first["id"]]
 
 
+async def test_another_business_s_contact_with_the_same_email_and_phone_is_no_duplicate(
+    client: httpx.AsyncClient, database: Database
+) -> None:
+    other, tenant = await crm_tenant(database), await crm_tenant(database)
+    await add_contact(client, other.headers, email="shared@example.com", phone="08039990000")
+
+    made = await add_contact(
+        client, tenant.headers, email="shared@example.com", phone="08039990000"
+    )
+    again = await client.post(
+        CONTACTS, json={"first_name": "B", "email": "shared@example.com"}, headers=tenant.headers
+    )
+
+    assert made["email"] == "shared@example.com"
+    assert (again.status_code, again.json()["existing_id"]) == (409, made["id"])
+
+
 async def test_when_email_and_phone_match_different_contacts_the_email_match_is_named(
     client: httpx.AsyncClient, database: Database
 ) -> None:

@@ -51,7 +51,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FunctionElement
 
-from nexus.core import postgres_driver, sqlite_driver, statement_cache
+from nexus.core import direct, postgres_driver, sqlite_driver, statement_cache
 from nexus.core.errors import TenantContextMissing
 from nexus.core.ids import new_id
 from nexus.core.security import Keyring
@@ -263,15 +263,14 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
             # The usual case (one audit event, one outbox event): a statement made once per
             # set of tables, so SQLAlchemy compiles it once.
             shape = tuple(table for table, _ in tables)
-            connection.execute(
-                _one_row_each(shape),
-                {
-                    f"a{n}_{name}": value
-                    for n, (_, rows) in enumerate(tables)
-                    for name, value in rows[0].items()
-                },
-                execution_options=options,
-            )
+            statement = _one_row_each(shape)
+            values = {
+                f"a{n}_{name}": value
+                for n, (_, rows) in enumerate(tables)
+                for name, value in rows[0].items()
+            }
+            if not direct.write(connection, statement, values, alone=alone):
+                connection.execute(statement, values, execution_options=options)
             return
         (last, last_rows), earlier = tables[-1], tables[:-1]
         statement = insert(last).values(last_rows)

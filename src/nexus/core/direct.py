@@ -1,27 +1,30 @@
-"""Hot reads on PostgreSQL, sent straight to asyncpg.
+"""Hot statements on PostgreSQL, sent straight to asyncpg.
 
-A SELECT run through SQLAlchemy costs about 200,000 machine instructions of Python on top of
-asyncpg's own 60,000 (a greenlet per call, the compiled-cache lookup, an execution context,
-a cursor adapter, a result object). The two reads every API request makes, the API key's
-lookup and a record by id, are constants; `execute` compiles such a statement once with the
-engine's own dialect and then sends its SQL on the session's asyncpg connection directly:
+A statement run through SQLAlchemy costs about 200,000 machine instructions of Python on top
+of asyncpg's own 60,000 (a greenlet per call, the compiled-cache lookup, an execution
+context, a cursor adapter, a result object). The statements every API request makes are
+constants: the API key's lookup, a record by id, the duplicate check of a new record, and
+the one `WITH … INSERT` that writes a new record with its audit and outbox rows. This module
+compiles such a statement once with the engine's own dialect and then sends its SQL on the
+session's asyncpg connection directly:
 
 - the SQL, the order of its `$n` parameters, their bind processors and the result columns'
   processors are all SQLAlchemy's, taken from the compiled statement, so a row holds exactly
-  what SQLAlchemy would have returned (tested column type by column type);
+  what SQLAlchemy would have returned (tested table by table);
 - it runs on the connection SQLAlchemy checked out for the session, in the state that
-  connection is in: inside the request's transaction once one is begun, or as one of the
-  statements sent before the first write (`nexus.core.postgres_driver`). A connection that
-  would begin its transaction at its next statement goes the usual way, so that BEGIN is
-  sent;
+  connection is in: inside the request's transaction once one is begun, or before the first
+  write (`nexus.core.postgres_driver`), where only reads and the commit's one statement sent
+  `ALONE` may run. A connection that would send BEGIN first goes the usual way, which sends
+  it;
 - the engine's `before_cursor_execute` and `after_cursor_execute` listeners hear it, with
   no cursor and no execution context (statement counters and timers work as before);
+- a driver error is raised as SQLAlchemy raises it (`IntegrityError`, `DataError`, …), and a
+  connection it broke is invalidated, as SQLAlchemy would;
 - rows are named tuples: attribute, index and unpacking, as a SQLAlchemy `Row`.
 
-Only plain SELECTs qualify (no FOR UPDATE, no expanding `IN` parameters); anything else, and
-everything on SQLite, runs through `AsyncConnection.execute` unchanged. An error from the
-driver is raised as asyncpg raised it; a connection it broke is discarded by the pool when
-it is checked in, as after any failed statement.
+Only plain SELECTs (no FOR UPDATE, no data-changing WITH, no expanding `IN` parameters) and
+INSERTs without RETURNING qualify; anything else, and everything on SQLite, runs through
+SQLAlchemy unchanged.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ import weakref
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.sql.selectable import GenerativeSelect
+from sqlalchemy.util import await_, greenlet_spawn
 
 from nexus.core import postgres_driver
 
@@ -74,9 +79,11 @@ class _Plan:
     sql: str
     #: Per `$n` parameter: its name, its value when the statement holds it, its processor.
     parameters: tuple[tuple[str, Any, Callable[[Any], Any] | None], ...]
-    row: Any
+    #: A SELECT (rows to read) or an INSERT (nothing returned).
+    reads: bool
+    row: Any = None
     #: The result columns' types, for their processors.
-    types: tuple[Any, ...]
+    types: tuple[Any, ...] = ()
     #: (column index, processor) for the columns that have one; None until the first run
     #: (a processor may depend on the type PostgreSQL reports, as SQLAlchemy's numerics do).
     processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None
@@ -88,22 +95,38 @@ _plans: weakref.WeakKeyDictionary[Dialect, weakref.WeakKeyDictionary[Any, _Plan 
 )
 
 
+def _qualifies(statement: Any) -> bool | None:
+    """True for a plain SELECT, False for an INSERT without RETURNING, None otherwise."""
+    if isinstance(statement, GenerativeSelect):
+        if statement._for_update_arg is not None:
+            return None
+        return True
+    if isinstance(statement, Insert) and not statement._returning:
+        return False
+    return None
+
+
 def _plan(dialect: Dialect, statement: Any) -> _Plan | None:
     """The statement compiled for `dialect`, or None when it must go through SQLAlchemy."""
-    if not isinstance(statement, Select) or statement._for_update_arg is not None:
+    reads = _qualifies(statement)
+    if reads is None:
         return None
     compiled: Any = statement.compile(dialect=dialect)
-    if compiled.post_compile_params or compiled.literal_execute_params or compiled.ctes:
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return None
+    if reads and any(isinstance(cte.element, UpdateBase) for cte in compiled.ctes or ()):
         return None
     parameters = []
     for name in compiled.positiontup:
         bind = compiled.binds[name]
         held = _REQUIRED if bind.required else bind.effective_value
         parameters.append((name, held, compiled._bind_processors.get(name)))
+    if not reads:
+        return _Plan(compiled.string, tuple(parameters), reads=False, processors=())
     columns = compiled._result_columns
     row = namedtuple("DirectRow", [column.keyname for column in columns], rename=True)  # type: ignore[misc]
     types = tuple(column.type for column in columns)
-    return _Plan(compiled.string, tuple(parameters), row, types)
+    return _Plan(compiled.string, tuple(parameters), reads=True, row=row, types=types)
 
 
 def plan_for(dialect: Dialect, statement: Any) -> _Plan | None:
@@ -145,38 +168,33 @@ def _arguments(plan: _Plan, params: dict[str, Any]) -> list[Any]:
     return arguments
 
 
-async def execute(
-    connection: AsyncConnection, statement: Any, params: dict[str, Any]
-) -> RowsResult:
-    """Run a SELECT on `connection`: straight to asyncpg when it qualifies (see the module),
-    else through SQLAlchemy."""
-    sync = connection.sync_connection
+def _connections(sync: Connection | None) -> tuple[Connection, Any] | None:
+    """The SQLAlchemy connection and its asyncpg adapter, if on NEXUS's PostgreSQL dialect."""
     if sync is None or not isinstance(sync.dialect, postgres_driver.Dialect) or sync.invalidated:
-        return await connection.execute(statement, params)
+        return None
     adapted = sync.connection.dbapi_connection
-    # Outside a transaction only while reading before the first write; a connection that
-    # would send BEGIN with its next statement goes through SQLAlchemy, which sends it.
-    if adapted is None or not (adapted.autocommit or adapted._transaction is not None):  # type: ignore[attr-defined]
-        return await connection.execute(statement, params)
-    plan = plan_for(sync.dialect, statement)
-    if plan is None:
-        return await connection.execute(statement, params)
-    driver = adapted._connection  # type: ignore[attr-defined]
-    if plan.processors is None:
-        processors = await _processors(sync.dialect, plan, driver)
-        if processors is None:
-            _plans[sync.dialect][statement] = None
-            return await connection.execute(statement, params)
-        plan.processors = processors
-    arguments = _arguments(plan, params)
-    heard = sync._has_events or sync.engine._has_events
-    if heard:
-        for listener in sync.dispatch.before_cursor_execute:
-            listener(sync, None, plan.sql, tuple(arguments), None, False)
-    records = await driver.fetch(plan.sql, *arguments)
-    if heard:
-        for listener in sync.dispatch.after_cursor_execute:
-            listener(sync, None, plan.sql, tuple(arguments), None, False)
+    return (sync, adapted) if adapted is not None else None
+
+
+def _heard(sync: Connection, hook: str, sql: str, arguments: list[Any]) -> None:
+    if sync._has_events or sync.engine._has_events:
+        for listener in getattr(sync.dispatch, hook):
+            listener(sync, None, sql, tuple(arguments), None, False)
+
+
+def _raise_as_sqlalchemy(
+    sync: Connection, adapted: Any, error: Exception, sql: str, arguments: list[Any]
+) -> NoReturn:
+    """Raise `error` as SQLAlchemy would have: translated by the adapter, then wrapped (and
+    the connection invalidated if the error broke it). Runs in SQLAlchemy's greenlet."""
+    try:
+        adapted._handle_exception(error)
+    except Exception as translated:
+        sync._handle_dbapi_exception(translated, sql, tuple(arguments), None, None)
+    raise error
+
+
+def _rows(plan: _Plan, records: list[Any]) -> Rows:
     make = plan.row._make
     if not plan.processors:
         return Rows(make(record) for record in records)
@@ -187,3 +205,64 @@ async def execute(
             values[index] = processor(values[index])
         rows.append(make(values))
     return rows
+
+
+async def execute(
+    connection: AsyncConnection, statement: Any, params: dict[str, Any]
+) -> RowsResult:
+    """Run a SELECT on `connection`: straight to asyncpg when it qualifies (see the module),
+    else through SQLAlchemy."""
+    found = _connections(connection.sync_connection)
+    # Outside a transaction only while reading before the first write; a connection that
+    # would send BEGIN with its next statement goes through SQLAlchemy, which sends it.
+    if found is None or not (found[1].autocommit or found[1]._transaction is not None):
+        return await connection.execute(statement, params)
+    sync, adapted = found
+    plan = plan_for(sync.dialect, statement)
+    if plan is None or not plan.reads:
+        return await connection.execute(statement, params)
+    driver = adapted._connection
+    if plan.processors is None:
+        processors = await _processors(sync.dialect, plan, driver)
+        if processors is None:
+            _plans[sync.dialect][statement] = None
+            return await connection.execute(statement, params)
+        plan.processors = processors
+    arguments = _arguments(plan, params)
+    _heard(sync, "before_cursor_execute", plan.sql, arguments)
+    try:
+        records = await driver.fetch(plan.sql, *arguments)
+    except Exception as error:
+        await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, error, plan.sql, arguments)
+        raise  # (not reached: the line above raises)
+    _heard(sync, "after_cursor_execute", plan.sql, arguments)
+    return _rows(plan, records)
+
+
+def write(connection: Connection, statement: Any, params: dict[str, Any], *, alone: bool) -> bool:
+    """Run an INSERT straight to asyncpg, from SQLAlchemy's greenlet (a flush), when it
+    qualifies; False when it must go through SQLAlchemy instead.
+
+    `alone`: the statement is the commit's only write (`postgres_driver.ALONE`): on a
+    connection that has not begun a transaction it runs without one."""
+    found = _connections(connection)
+    if found is None:
+        return False
+    sync, adapted = found
+    plan = plan_for(sync.dialect, statement)
+    if plan is None or plan.reads:
+        return False
+    if adapted.autocommit:
+        if not alone:
+            return False  # SQLAlchemy's path sends BEGIN first
+        postgres_driver.note_alone(sync.info)
+    elif adapted._transaction is None:
+        return False
+    arguments = _arguments(plan, params)
+    _heard(sync, "before_cursor_execute", plan.sql, arguments)
+    try:
+        await_(adapted._connection.execute(plan.sql, *arguments))
+    except Exception as error:
+        _raise_as_sqlalchemy(sync, adapted, error, plan.sql, arguments)
+    _heard(sync, "after_cursor_execute", plan.sql, arguments)
+    return True

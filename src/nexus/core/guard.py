@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.expression import ColumnClause, TableClause
+from sqlalchemy.sql.selectable import CompoundSelect
 
 from nexus.core import direct
 from nexus.core.db import Base, TenantScoped, current_tenant
@@ -138,7 +139,8 @@ _scoped_reads: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 async def read_scoped(
     session: AsyncSession, model: type[TenantScoped], statement: Any, params: dict[str, Any]
 ) -> Any:
-    """Run a SELECT of columns of `model`'s table on the session's connection, past the ORM:
+    """Run a SELECT (or a UNION of SELECTs) of columns of `model`'s table on the session's
+    connection, past the ORM:
     plain rows, no mapped objects, none of the ORM's per-run work (a tenth of a read by id);
     on PostgreSQL straight to the driver (`nexus.core.direct`).
 
@@ -155,12 +157,22 @@ async def read_scoped(
         reached = _tenant_tables_in(statement)
         if reached != {table}:
             raise TenantContextMissing(f"read_scoped reads {table} alone, not {sorted(reached)}")
-        scoped = statement.where(model.tenant_id == bindparam(TENANT_PARAMETER))
+        scoped = _with_tenant_criterion(statement, model)
         _scoped_reads[statement] = scoped
     if session.new or session.dirty or session.deleted:
         await session.flush()
     connection = await session.connection()
     return await direct.execute(connection, scoped, {**params, TENANT_PARAMETER: tenant})
+
+
+def _with_tenant_criterion(statement: Any, model: type[TenantScoped]) -> Any:
+    """`statement` with `tenant_id = :nexus_tenant_scope` on `model`'s table in its WHERE, or
+    in each SELECT's of a UNION."""
+    if isinstance(statement, CompoundSelect):
+        scoped = statement._generate()
+        scoped.selects = [_with_tenant_criterion(part, model) for part in statement.selects]
+        return scoped
+    return statement.where(model.tenant_id == bindparam(TENANT_PARAMETER))
 
 
 def _tenant_tables_in(statement: Any) -> set[str]:

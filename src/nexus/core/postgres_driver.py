@@ -68,12 +68,23 @@ def _begin_if_needed(cursor: DBAPICursor, context: ExecutionContext | None, many
     driver = cursor._adapt_connection  # type: ignore[attr-defined]  # (the cursor's connection)
     if driver.autocommit and (many or needs_transaction(context)):  # type: ignore[arg-type]
         info = context.root_connection.info if context is not None else {}
-        if info.get(_WROTE_ALONE):
-            raise WroteAlone("a write after the statement that was to be the commit's only one")
+        refuse_after_alone(info)
         if context is not None and context.execution_options.get(ALONE):
             info[_WROTE_ALONE] = True
             return
         driver.autocommit = False  # the driver sends BEGIN before this statement
+
+
+def refuse_after_alone(info: dict[Any, Any]) -> None:
+    """`WroteAlone` if a statement ran `ALONE` on the connection (its `Connection.info`)."""
+    if info.get(_WROTE_ALONE):
+        raise WroteAlone("a write after the statement that was to be the commit's only one")
+
+
+def note_alone(info: dict[Any, Any]) -> None:
+    """A statement is about to run `ALONE` on the connection (its `Connection.info`)."""
+    refuse_after_alone(info)
+    info[_WROTE_ALONE] = True
 
 
 class Dialect(PGDialect_asyncpg):

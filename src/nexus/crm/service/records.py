@@ -26,6 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from nexus.core.context import RequestContext
 from nexus.core.db import is_postgresql
 from nexus.core.errors import FieldError, NexusError, invalid
+from nexus.core.guard import read_scoped
 from nexus.crm.service.common import ALL_RECORDS, search_key, visible_to
 from nexus.identity.errors import UserNotFound
 from nexus.identity.service import team
@@ -84,7 +85,7 @@ async def check_duplicates(
         model, email_key is not None, phone is not None, except_id is not None
     )
     values = {"email_key": email_key, "phone": phone, "except_id": except_id}
-    rows = (await session.execute(statement, values)).all()
+    rows = (await read_scoped(session, model, statement, values)).all()
     if not rows:
         return
     by_email = sorted(
