@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nexus.core.audit import record
 from nexus.core.concurrency import check_version, expected_version
 from nexus.core.context import RequestContext
-from nexus.core.db import add_written_once
+from nexus.core.db import add_written_once, with_defaults
 from nexus.core.errors import invalid
 from nexus.core.events import Event, publish
 from nexus.core.guard import read_scoped
@@ -237,9 +237,8 @@ async def create_contact(
     owner_id = await records.check_owner(session, ctx, data.owner_id or ctx.user_id)
     await check_company_reference(session, ctx, data.company_id, field="body.company_id")
     values = await fields.check_values(session, ENTITY, data.custom)
-    await records.check_duplicates(
-        session, Contact, DuplicateContact, email_key=email_key(email), phone=phone, ctx=ctx
-    )
+    # Built before the duplicate check and added after it: on SQLite the check takes the
+    # write lock, held until COMMIT, so the work done in between is kept short.
     row = Contact(
         first_name=data.first_name,
         last_name=data.last_name,
@@ -255,6 +254,10 @@ async def create_contact(
         sensitive_encrypted=fields.seal(session, values.sensitive),
         source=data.source,
         owner_id=owner_id,
+    )
+    with_defaults(row)
+    await records.check_duplicates(
+        session, Contact, DuplicateContact, email_key=row.email_key, phone=phone, ctx=ctx
     )
     # Described without a flush: the INSERT goes with the commit, in one statement with the
     # audit and outbox events on PostgreSQL.
