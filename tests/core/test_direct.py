@@ -9,7 +9,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Float, Numeric, bindparam, cast, event, insert, literal, select, text
+from sqlalchemy import (
+    Float,
+    Integer,
+    Numeric,
+    bindparam,
+    cast,
+    event,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
@@ -333,3 +344,17 @@ async def test_a_request_creating_a_contact_sends_every_statement_straight(
     assert [sql.split()[0] for sql, _ in heard.before] == ["SELECT", "SELECT", "WITH"]
     assert "UNION ALL" in heard.before[1][0]
     assert len(heard.after) == 3
+
+
+@postgresql_only
+async def test_a_value_computed_per_run_goes_through_sqlalchemy(database: Database) -> None:
+    runs = iter(range(1, 100))
+    statement = select(bindparam("n", callable_=lambda: next(runs), type_=Integer).label("n"))
+    async with database.transaction() as session:
+        connection = await session.connection()
+        await connection.execute(select(literal(1)))  # the transaction is begun
+        with Heard(database) as heard:
+            first = (await direct.execute(connection, statement, {})).one()
+            second = (await direct.execute(connection, statement, {})).one()
+    assert (first.n, second.n) == (1, 2)
+    assert [went for _, went in heard.before] == [True, True]

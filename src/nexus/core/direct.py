@@ -119,7 +119,9 @@ def _plan(dialect: Dialect, statement: Any) -> _Plan | None:
     parameters = []
     for name in compiled.positiontup:
         bind = compiled.binds[name]
-        held = _REQUIRED if bind.required else bind.effective_value
+        if bind.callable is not None:
+            return None  # a value computed per run: SQLAlchemy computes it
+        held = _REQUIRED if bind.required else bind.value
         parameters.append((name, held, compiled._bind_processors.get(name)))
     if not reads:
         return _Plan(compiled.string, tuple(parameters), reads=False, processors=())
