@@ -4,6 +4,7 @@ else, and everything on SQLite, goes through SQLAlchemy."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     event,
+    func,
     insert,
     literal,
     select,
@@ -25,7 +27,18 @@ from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from nexus.core import direct
-from nexus.core.db import BEGIN_ON_WRITE, Base, Database, bind_tenant, with_defaults
+from nexus.core.audit import AuditEvent, record
+from nexus.core.context import RequestContext
+from nexus.core.db import (
+    BEGIN_ON_WRITE,
+    INLINE,
+    Base,
+    Database,
+    bind_tenant,
+    commit,
+    with_defaults,
+)
+from nexus.core.events import OutboxEvent
 from nexus.core.postgres_driver import WroteAlone
 from nexus.crm.models import Contact, Deal
 from nexus.identity.models import ApiKey, Role, Tenant
@@ -358,3 +371,67 @@ async def test_a_value_computed_per_run_goes_through_sqlalchemy(database: Databa
             second = (await direct.execute(connection, statement, {})).one()
     assert (first.n, second.n) == (1, 2)
     assert [went for _, went in heard.before] == [True, True]
+
+
+async def test_on_sqlite_a_request_s_commit_queues_its_new_rows_past_sqlalchemy(
+    client: httpx.AsyncClient, database: Database, engine_name: str
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's queue of writes")
+    tenant = await make_tenant(database, modules=["crm"])
+    await add_contact(client, tenant.headers, email="first.queued@example.com")
+
+    with Heard(database) as heard:
+        made = await add_contact(client, tenant.headers, email="queued@example.com")
+
+    inserts = [(sql.split()[2], went) for sql, went in heard.before if sql.startswith("INSERT")]
+    assert inserts == [
+        ("crm_contacts", False),
+        ("audit_events", False),
+        ("outbox_events", False),
+    ]
+    async with database.transaction(tenant.tenant_id) as session:
+        await bind_tenant(session, tenant.tenant_id)
+        kept = await session.scalar(
+            select(Contact.email).where(Contact.id == uuid.UUID(made["id"]))
+        )
+        audited = await session.scalar(
+            select(AuditEvent.action).where(AuditEvent.target_id == made["id"])
+        )
+        published = await session.scalar(
+            select(OutboxEvent.type).where(
+                OutboxEvent.payload["contact_id"].as_string() == made["id"]
+            )
+        )
+    assert (kept, audited, published) == (
+        "queued@example.com",
+        "crm.contact.created",
+        "crm.contact.created",
+    )
+
+
+async def test_on_sqlite_a_failing_queued_row_fails_the_commit_as_sqlalchemy_does(
+    database: Database, engine_name: str
+) -> None:
+    if engine_name != "sqlite":
+        pytest.skip("SQLite's queue of writes")
+    tenant = await make_tenant(database)
+    twin = uuid.uuid4()
+    async with database.session() as session:
+        session.info[INLINE] = True
+        session.info["tenant_id"] = tenant.tenant_id
+        await bind_tenant(session, tenant.tenant_id)
+        await session.execute(select(Role.key).limit(1))
+        ctx = RequestContext.system()
+        for _ in range(2):
+            record(session, ctx, "test.queued.twin", target_id=twin)
+        events = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+        events[1].id = events[0].id  # the second row breaks the primary key
+        with Heard(database) as heard, pytest.raises(IntegrityError):
+            await commit(session)
+    assert [went for sql, went in heard.before if sql.startswith("INSERT")] == [False]
+    async with database.transaction(tenant.tenant_id) as session:
+        left = await session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.target_id == str(twin))
+        )
+    assert left == 0

@@ -279,7 +279,15 @@ def _append_rows(session: Session, flush_context: UOWTransaction, instances: Any
         connection.execute(statement, execution_options=options)
         return
     for table, rows in tables:
-        connection.execute(insert(table), rows)
+        statement = _every_column(table)
+        if not direct.queue_write(connection, statement, rows):
+            connection.execute(insert(table), rows)
+
+
+@functools.cache
+def _every_column(table: Table) -> Any:
+    """An INSERT of every column of `table`, each bound by its name."""
+    return insert(table).values({c.name: bindparam(c.name) for c in table.columns})
 
 
 @functools.cache

@@ -42,7 +42,7 @@ from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.util import await_, greenlet_spawn
 
-from nexus.core import postgres_driver
+from nexus.core import postgres_driver, sqlite_driver
 
 _REQUIRED = object()
 
@@ -267,4 +267,29 @@ def write(connection: Connection, statement: Any, params: dict[str, Any], *, alo
     except Exception as error:
         _raise_as_sqlalchemy(sync, adapted, error, plan.sql, arguments)
     _heard(sync, "after_cursor_execute", plan.sql, arguments)
+    return True
+
+
+def queue_write(connection: Connection, statement: Any, rows: list[dict[str, Any]]) -> bool:
+    """On SQLite, put an INSERT of `rows` in the queue of writes that a request's COMMIT
+    sends in its one hop (`sqlite_driver.OneHopConnection.queue_writes`), without
+    SQLAlchemy's execution; False when it must go through SQLAlchemy instead (no queue
+    open, or a statement that does not qualify). A failing row fails the COMMIT, which
+    raises it as SQLAlchemy does, as for any queued write."""
+    adapted = None if connection.invalidated else connection.connection.dbapi_connection
+    if not isinstance(adapted, sqlite_driver.OneHopConnection) or not adapted.queue_writes:
+        return False
+    plan = plan_for(connection.dialect, statement)
+    if plan is None or plan.reads or not rows:
+        return False
+    many = len(rows) > 1
+    arguments = [tuple(_arguments(plan, row)) for row in rows]
+    sent: Any = arguments if many else arguments[0]
+    if connection._has_events or connection.engine._has_events:
+        for listener in connection.dispatch.before_cursor_execute:
+            listener(connection, None, plan.sql, sent, None, many)
+    adapted.queued.append((plan.sql, sent, many))
+    if connection._has_events or connection.engine._has_events:
+        for listener in connection.dispatch.after_cursor_execute:
+            listener(connection, None, plan.sql, sent, None, many)
     return True
