@@ -23,8 +23,11 @@ session's asyncpg connection directly:
 - rows are named tuples: attribute, index and unpacking, as a SQLAlchemy `Row`.
 
 Only plain SELECTs (no FOR UPDATE, no data-changing WITH, no expanding `IN` parameters) and
-INSERTs without RETURNING qualify; anything else, and everything on SQLite, runs through
-SQLAlchemy unchanged.
+INSERTs without RETURNING qualify; anything else runs through SQLAlchemy unchanged.
+
+On SQLite, `queue_write` does the same for the new rows of a request's commit: their
+INSERTs, compiled once per table, join the queue of writes that COMMIT sends in one hop
+(`nexus.core.sqlite_driver`). Reads on SQLite go through SQLAlchemy.
 """
 
 from __future__ import annotations
