@@ -23,7 +23,6 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.engine import Result
 from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 
 from nexus.core import direct
@@ -60,8 +59,8 @@ def _postgresql(engine_name: str) -> None:
 class Heard:
     """What the engine's statement listeners hear: (statement, has an execution context)."""
 
-    def __init__(self, database: Database) -> None:
-        self.engine = database.engine.sync_engine
+    def __init__(self, database: Database, *, reader: bool = False) -> None:
+        self.engine = (database.read_engine if reader else database.engine).sync_engine
         self.before: list[tuple[str, bool]] = []
         self.after: list[str] = []
 
@@ -96,7 +95,6 @@ async def _both(
         return straight, through
 
 
-@postgresql_only
 async def test_every_table_reads_the_same_directly_as_through_sqlalchemy(
     client: httpx.AsyncClient, database: Database
 ) -> None:
@@ -142,7 +140,6 @@ async def test_every_table_reads_the_same_directly_as_through_sqlalchemy(
     assert compared[Deal.__tablename__] == 1
 
 
-@postgresql_only
 async def test_numbers_whose_processor_depends_on_the_reported_type_read_the_same(
     database: Database,
 ) -> None:
@@ -254,16 +251,23 @@ async def test_rows_are_taken_as_sqlalchemy_results_are(database: Database) -> N
             await direct.execute(connection, statement, {})
 
 
-async def test_on_sqlite_reads_go_through_sqlalchemy(database: Database, engine_name: str) -> None:
+async def test_on_sqlite_a_read_is_one_hop_of_the_driver(
+    database: Database, engine_name: str
+) -> None:
     if engine_name != "sqlite":
-        pytest.skip("SQLite's path")
+        pytest.skip("SQLite's driver")
     tenant = await make_tenant(database)
-    statement = select(Tenant.slug).where(Tenant.id == bindparam("id"))
-    async with database.session() as session:
+    statement = select(Tenant.slug, Tenant.created_at).where(Tenant.id == bindparam("id"))
+    async with database.session(write=False) as session:
+        session.info[INLINE] = True
         connection = await session.connection()
-        found = await direct.execute(connection, statement, {"id": tenant.tenant_id})
-        assert isinstance(found, Result)
-        assert found.one().slug == tenant.slug
+        with Heard(database, reader=True) as heard:
+            found = (await direct.execute(connection, statement, {"id": tenant.tenant_id})).one()
+        through = (await connection.execute(statement, {"id": tenant.tenant_id})).one()
+    assert tuple(found) == tuple(through)
+    assert found.slug == tenant.slug
+    assert found.created_at.tzinfo is not None
+    assert [went for _, went in heard.before] == [False]  # straight to the driver
 
 
 def _role_insert() -> Any:

@@ -25,9 +25,11 @@ session's asyncpg connection directly:
 Only plain SELECTs (no FOR UPDATE, no data-changing WITH, no expanding `IN` parameters) and
 INSERTs without RETURNING qualify; anything else runs through SQLAlchemy unchanged.
 
-On SQLite, `queue_write` does the same for the new rows of a request's commit: their
-INSERTs, compiled once per table, join the queue of writes that COMMIT sends in one hop
-(`nexus.core.sqlite_driver`). Reads on SQLite go through SQLAlchemy.
+On SQLite (NEXUS's driver, `nexus.core.sqlite_driver`) the same SELECTs run as one hop
+of the driver, which sends the transaction's BEGIN with them if it is due, in place or on
+the connection's thread as for any statement; and `queue_write` puts the new rows of a
+request's commit, their INSERTs compiled once per table, in the queue of writes that
+COMMIT sends in its one hop.
 """
 
 from __future__ import annotations
@@ -212,11 +214,59 @@ def _rows(plan: _Plan, records: list[Any]) -> Rows:
     return rows
 
 
+def _local_processors(
+    dialect: Dialect, plan: _Plan
+) -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
+    """SQLite's result processors (its driver reports no column types)."""
+    processors = []
+    try:
+        for index, type_ in enumerate(plan.types):
+            processor = type_._cached_result_processor(dialect, None)
+            if processor is not None:
+                processors.append((index, processor))
+    except Exception:
+        return None
+    return tuple(processors)
+
+
+async def _execute_on_sqlite(
+    connection: AsyncConnection, adapted: Any, statement: Any, params: dict[str, Any]
+) -> RowsResult:
+    """A SELECT as one hop of NEXUS's SQLite driver (`OneHopConnection.hop`: BEGIN if due,
+    in place or on the connection's thread), past SQLAlchemy's execution."""
+    sync = connection.sync_connection
+    if sync is None or sync.invalidated or not sync.in_transaction():
+        return await connection.execute(statement, params)
+    plan = plan_for(sync.dialect, statement)
+    if plan is None or not plan.reads:
+        return await connection.execute(statement, params)
+    if plan.processors is None:
+        processors = _local_processors(sync.dialect, plan)
+        if processors is None:
+            _plans[sync.dialect][statement] = None
+            return await connection.execute(statement, params)
+        plan.processors = processors
+    arguments = _arguments(plan, params)
+    _heard(sync, "before_cursor_execute", plan.sql, arguments)
+    try:
+        outcome = await adapted.hop(plan.sql, tuple(arguments), False)
+    except Exception as error:
+        await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, error, plan.sql, arguments)
+        raise  # (not reached: the line above raises)
+    _heard(sync, "after_cursor_execute", plan.sql, arguments)
+    return _rows(plan, outcome[1])
+
+
 async def execute(
     connection: AsyncConnection, statement: Any, params: dict[str, Any]
 ) -> RowsResult:
-    """Run a SELECT on `connection`: straight to asyncpg when it qualifies (see the module),
-    else through SQLAlchemy."""
+    """Run a SELECT on `connection`: straight to the driver when it qualifies (see the
+    module), else through SQLAlchemy."""
+    local = connection.sync_connection
+    if local is not None and not local.invalidated:
+        adapted = local.connection.dbapi_connection
+        if isinstance(adapted, sqlite_driver.OneHopConnection):
+            return await _execute_on_sqlite(connection, adapted, statement, params)
     found = _connections(connection.sync_connection)
     # Outside a transaction only while reading before the first write; a connection that
     # would send BEGIN with its next statement goes through SQLAlchemy, which sends it.
