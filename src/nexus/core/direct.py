@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import weakref
 from collections import namedtuple
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, cast
 
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import MultipleResultsFound, NoResultFound
@@ -147,22 +147,61 @@ def plan_for(dialect: Dialect, statement: Any) -> _Plan | None:
         return plan
 
 
-async def _processors(
-    dialect: Dialect, plan: _Plan, driver: Any
+def _result_processors(
+    dialect: Dialect, types: Sequence[Any], reported: Sequence[Any]
 ) -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
-    """The result processors SQLAlchemy would use, given the column types PostgreSQL reports
-    for the statement (None if one cannot be made: the statement then goes the usual way)."""
-    prepared = await driver.prepare(plan.sql)
-    reported = [attribute.type.oid for attribute in prepared.get_attributes()]
+    """The result processors SQLAlchemy would use for columns of `types`, given the column
+    types the driver reports (None if one cannot be made)."""
     processors = []
     try:
-        for index, (type_, oid) in enumerate(zip(plan.types, reported, strict=True)):
-            processor = type_._cached_result_processor(dialect, oid)
+        for index, (type_, coltype) in enumerate(zip(types, reported, strict=True)):
+            processor = type_._cached_result_processor(dialect, coltype)
             if processor is not None:
                 processors.append((index, processor))
     except Exception:
         return None
     return tuple(processors)
+
+
+async def _read_plan(sync: Connection, statement: Any, asyncpg: Any = None) -> _Plan | None:
+    """The plan of a SELECT, its result processors made on its first run: from the column
+    types PostgreSQL reports for it (`asyncpg`, the driver connection), or none on SQLite,
+    whose driver reports none. None when the statement must go through SQLAlchemy."""
+    plan = plan_for(sync.dialect, statement)
+    if plan is None or not plan.reads:
+        return None
+    if plan.processors is None:
+        if asyncpg is None:
+            reported: list[Any] = [None] * len(plan.types)
+        else:
+            prepared = await asyncpg.prepare(plan.sql)
+            reported = [attribute.type.oid for attribute in prepared.get_attributes()]
+        processors = _result_processors(sync.dialect, plan.types, reported)
+        if processors is None:
+            _plans[sync.dialect][statement] = None
+            return None
+        plan.processors = processors
+    return plan
+
+
+async def _fetch(
+    sync: Connection,
+    adapted: Any,
+    plan: _Plan,
+    params: dict[str, Any],
+    run: Callable[[str, list[Any]], Awaitable[Sequence[Any]]],
+) -> Rows:
+    """`run` the plan's SQL with the processed parameters, told to the engine's listeners,
+    errors raised as SQLAlchemy raises them."""
+    arguments = _arguments(plan, params)
+    _heard(sync, "before_cursor_execute", plan.sql, arguments)
+    try:
+        records = await run(plan.sql, arguments)
+    except Exception as error:
+        await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, error, plan.sql, arguments)
+        raise  # (not reached: the line above raises)
+    _heard(sync, "after_cursor_execute", plan.sql, arguments)
+    return _rows(plan, records)
 
 
 def _arguments(plan: _Plan, params: dict[str, Any]) -> list[Any]:
@@ -201,7 +240,7 @@ def _raise_as_sqlalchemy(
     raise error
 
 
-def _rows(plan: _Plan, records: list[Any]) -> Rows:
+def _rows(plan: _Plan, records: Sequence[Any]) -> Rows:
     make = plan.row._make
     if not plan.processors:
         return Rows(make(record) for record in records)
@@ -214,21 +253,6 @@ def _rows(plan: _Plan, records: list[Any]) -> Rows:
     return rows
 
 
-def _local_processors(
-    dialect: Dialect, plan: _Plan
-) -> tuple[tuple[int, Callable[[Any], Any]], ...] | None:
-    """SQLite's result processors (its driver reports no column types)."""
-    processors = []
-    try:
-        for index, type_ in enumerate(plan.types):
-            processor = type_._cached_result_processor(dialect, None)
-            if processor is not None:
-                processors.append((index, processor))
-    except Exception:
-        return None
-    return tuple(processors)
-
-
 async def _execute_on_sqlite(
     connection: AsyncConnection, adapted: Any, statement: Any, params: dict[str, Any]
 ) -> RowsResult:
@@ -237,24 +261,15 @@ async def _execute_on_sqlite(
     sync = connection.sync_connection
     if sync is None or sync.invalidated or not sync.in_transaction():
         return await connection.execute(statement, params)
-    plan = plan_for(sync.dialect, statement)
-    if plan is None or not plan.reads:
+    plan = await _read_plan(sync, statement)
+    if plan is None:
         return await connection.execute(statement, params)
-    if plan.processors is None:
-        processors = _local_processors(sync.dialect, plan)
-        if processors is None:
-            _plans[sync.dialect][statement] = None
-            return await connection.execute(statement, params)
-        plan.processors = processors
-    arguments = _arguments(plan, params)
-    _heard(sync, "before_cursor_execute", plan.sql, arguments)
-    try:
-        outcome = await adapted.hop(plan.sql, tuple(arguments), False)
-    except Exception as error:
-        await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, error, plan.sql, arguments)
-        raise  # (not reached: the line above raises)
-    _heard(sync, "after_cursor_execute", plan.sql, arguments)
-    return _rows(plan, outcome[1])
+
+    async def hop(sql: str, arguments: list[Any]) -> Sequence[Any]:
+        outcome = await adapted.hop(sql, tuple(arguments), False)
+        return cast(Sequence[Any], outcome[1])
+
+    return await _fetch(sync, adapted, plan, params, hop)
 
 
 async def execute(
@@ -273,25 +288,15 @@ async def execute(
     if found is None or not (found[1].autocommit or found[1]._transaction is not None):
         return await connection.execute(statement, params)
     sync, adapted = found
-    plan = plan_for(sync.dialect, statement)
-    if plan is None or not plan.reads:
-        return await connection.execute(statement, params)
     driver = adapted._connection
-    if plan.processors is None:
-        processors = await _processors(sync.dialect, plan, driver)
-        if processors is None:
-            _plans[sync.dialect][statement] = None
-            return await connection.execute(statement, params)
-        plan.processors = processors
-    arguments = _arguments(plan, params)
-    _heard(sync, "before_cursor_execute", plan.sql, arguments)
-    try:
-        records = await driver.fetch(plan.sql, *arguments)
-    except Exception as error:
-        await greenlet_spawn(_raise_as_sqlalchemy, sync, adapted, error, plan.sql, arguments)
-        raise  # (not reached: the line above raises)
-    _heard(sync, "after_cursor_execute", plan.sql, arguments)
-    return _rows(plan, records)
+    plan = await _read_plan(sync, statement, driver)
+    if plan is None:
+        return await connection.execute(statement, params)
+
+    async def fetch(sql: str, arguments: list[Any]) -> Sequence[Any]:
+        return cast(Sequence[Any], await driver.fetch(sql, *arguments))
+
+    return await _fetch(sync, adapted, plan, params, fetch)
 
 
 def write(connection: Connection, statement: Any, params: dict[str, Any], *, alone: bool) -> bool:
